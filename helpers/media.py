@@ -144,8 +144,9 @@ def probe_video(path: str | os.PathLike) -> VideoInfo:
     path = Path(path)
     if not path.exists():
         raise VideoError(
-            f"Video file not found: {path}. Check the path (relative paths start from the "
-            f"notebook's folder, {NOTEBOOKS_DIR}); the course's own clips are in {DATA_DIR / 'videos'}."
+            f"Video file not found: {path}. Check the path: relative paths start from the folder "
+            "Python runs in (the notebooks' folder, notebooks/, in Jupyter); the course's own clips "
+            "are in data/videos/ (`load_catalog()` gives their full paths)."
         )
     if not path.is_file():
         raise VideoError(f"{path} is a folder, not a video file: pass the path of one .mp4 file.")
