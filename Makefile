@@ -26,8 +26,8 @@ $(STAMP_LOCAL): pyproject.toml $(STAMP)
 install: $(STAMP)                 ## base + test dependencies (replay mode)
 install-local: $(STAMP_LOCAL)     ## also the offline stand-in (TL_MODE=local)
 
-run: install                      ## execute every notebook headless (replay unless TL_MODE says otherwise)
-	$(PY) scripts/run_notebooks.py
+run: install                      ## execute every notebook headless (replay unless TL_MODE is set)
+	TL_MODE=$${TL_MODE:-replay} $(PY) scripts/run_notebooks.py
 
 test: install                     ## unit tests + strict nbval over every notebook
 	TL_MODE=replay $(PY) -m pytest tests notebooks --nbval --nbval-current-env \

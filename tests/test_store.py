@@ -1,0 +1,406 @@
+"""The Milvus seam, against real Milvus Lite stores under tmp_path (no server needed).
+
+Opening a Lite store costs a fraction of a second, so tests that only need their own
+collection share one store (``client``); tests about opening, reopening and locking a store
+get a folder of their own.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+import socket
+import subprocess
+import sys
+import time
+from dataclasses import replace
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from helpers import store
+from helpers.errors import StoreError
+from helpers.segments import Segment
+
+REPO = Path(__file__).resolve().parents[1]
+DIM = 16
+
+
+@pytest.fixture(scope="module")
+def client(tmp_path_factory):
+    path = tmp_path_factory.mktemp("shared") / ".stores" / "shared.db"
+    milvus = store.connect(path)
+    yield milvus
+    store.close(milvus)
+
+
+@pytest.fixture
+def name(request) -> str:
+    """A collection of its own for each test in the shared store."""
+    return "t_" + re.sub(r"\W", "_", request.node.name)[:200]
+
+
+def make_segments(n_videos: int = 3, n_clips: int = 4, dim: int = DIM, seed: int = 0):
+    """Clips of 6 s for a few videos, plus one whole-video (asset) vector per video."""
+    rng = np.random.default_rng(seed)
+    segments = []
+    for v in range(n_videos):
+        for c in range(n_clips):
+            segments.append(
+                Segment(
+                    video_id=f"video{v}",
+                    start_sec=6.0 * c,
+                    end_sec=6.0 * (c + 1),
+                    scope="clip",
+                    option="visual",
+                    vector=tuple(rng.normal(size=dim)),
+                    title=f"Video {v}",
+                )
+            )
+        segments.append(
+            Segment(f"video{v}", 0.0, 6.0 * n_clips, "asset", "visual", tuple(rng.normal(size=dim)))
+        )
+    return segments
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+# --- writing and counting ------------------------------------------------------------------
+
+
+def test_create_upsert_count(client, name):
+    store.ensure_collection(client, name, DIM)
+    segments = make_segments()
+    assert store.count(client, name) == 0
+    assert store.upsert_segments(client, name, segments, batch_size=5) == len(segments)
+    assert store.count(client, name) == len(segments)
+    assert store.count(client, name, filter='scope == "asset"') == 3
+
+
+def test_upsert_twice_does_not_duplicate(client, name):
+    store.ensure_collection(client, name, DIM)
+    segments = make_segments()
+    store.upsert_segments(client, name, segments)
+    # The same segments again, with float noise in the seconds and new vectors: same rows.
+    again = [
+        replace(s, start_sec=s.start_sec + 1e-9, vector=tuple(-np.array(s.vector)))
+        for s in segments
+    ]
+    store.upsert_segments(client, name, again)
+    store.ensure_collection(client, name, DIM)  # idempotent too
+    assert store.count(client, name) == len(segments)
+    # ... and the second write won: the stored vector is the new one.
+    stored = store.video_segments(client, name, "video0")[0]
+    expected = -np.array(segments[0].vector) / np.linalg.norm(segments[0].vector)
+    assert np.allclose(stored.vector, expected, atol=1e-6)
+
+
+def test_segment_id_is_deterministic():
+    a = Segment("bikes", 6, 12, "clip", "visual", (1.0,))
+    assert store.segment_id(a) == "bikes|6.000|12.000|clip|visual"
+    assert store.segment_id(Segment("bikes", 6.0000001, 12.0, "clip", "visual", (2.0,))) == (
+        store.segment_id(a)
+    )
+    assert store.segment_id(Segment("bikes", -0.0, 1.0, "clip", "visual", (1.0,))).startswith(
+        "bikes|0.000|"
+    )
+    others = {
+        store.segment_id(Segment("bikes", 6, 12, "clip", "audio", (1.0,))),
+        store.segment_id(Segment("bikes", 6, 12, "asset", "visual", (1.0,))),
+        store.segment_id(Segment("bikes", 6, 12.5, "clip", "visual", (1.0,))),
+        store.segment_id(Segment("bikes2", 6, 12, "clip", "visual", (1.0,))),
+    }
+    assert store.segment_id(a) not in others and len(others) == 4
+
+
+def test_repeated_segment_in_one_call_is_one_row(client, name):
+    store.ensure_collection(client, name, DIM)
+    segment = make_segments(1, 1)[0]
+    assert store.upsert_segments(client, name, [segment, segment]) == 1
+    assert store.count(client, name) == 1
+
+
+def test_wrong_sized_vector_writes_nothing(client, name):
+    store.ensure_collection(client, name, DIM)
+    segments = make_segments()
+    bad = Segment("video9", 0, 6, "clip", "visual", tuple(np.ones(DIM + 1)))
+    with pytest.raises(StoreError, match=rf"holds {DIM}-d.*#7 \(video9.*{DIM + 1}-d.*Nothing"):
+        store.upsert_segments(client, name, segments[:7] + [bad] + segments[7:], batch_size=2)
+    assert store.count(client, name) == 0
+
+
+def test_zero_vector_writes_nothing(client, name):
+    store.ensure_collection(client, name, DIM)
+    zero = Segment("video9", 0, 6, "clip", "visual", (0.0,) * DIM)
+    with pytest.raises(StoreError, match="zero vector"):
+        store.upsert_segments(client, name, [*make_segments(), zero])
+    assert store.count(client, name) == 0
+
+
+def test_upsert_into_missing_collection(client):
+    with pytest.raises(StoreError, match="no collection 'missing'.*ensure_collection"):
+        store.upsert_segments(client, "missing", make_segments())
+
+
+# --- searching ----------------------------------------------------------------------------
+
+
+def test_search_finds_planted_segment_first(client, name):
+    store.ensure_collection(client, name, DIM)
+    segments = make_segments()
+    store.upsert_segments(client, name, segments)
+    planted = segments[6]  # video1, 6-12 s (each video: four clips, then its asset)
+    # Unnormalised on purpose: the seam normalises queries too.
+    hits = store.search(client, name, 7.0 * np.array(planted.vector), limit=3)
+    assert len(hits) == 3
+    best = hits[0]
+    assert (best.video_id, best.start_sec, best.end_sec) == ("video1", 6.0, 12.0)
+    assert (best.scope, best.option, best.title) == ("clip", "visual", "Video 1")
+    assert best.score == pytest.approx(1.0, abs=1e-5)
+    assert [h.score for h in hits] == sorted((h.score for h in hits), reverse=True)
+    # A slightly perturbed query still finds it first, with a score below 1.
+    noisy = np.array(planted.vector) + np.random.default_rng(1).normal(scale=0.05, size=DIM)
+    hit = store.search(client, name, noisy, limit=1)[0]
+    assert (hit.video_id, hit.start_sec) == ("video1", 6.0) and 0.9 < hit.score < 1.0
+
+
+def test_search_scope_and_filter(client, name):
+    store.ensure_collection(client, name, DIM)
+    segments = make_segments()
+    store.upsert_segments(client, name, segments)
+    asset = segments[4]  # video0's whole-video vector
+    clip_hits = store.search(client, name, asset.vector, limit=20)
+    assert len(clip_hits) == 12 and {h.scope for h in clip_hits} == {"clip"}
+    asset_hits = store.search(client, name, asset.vector, limit=20, scope="asset")
+    assert {h.scope for h in asset_hits} == {"asset"} and len(asset_hits) == 3
+    assert asset_hits[0].video_id == "video0"
+    assert asset_hits[0].score == pytest.approx(1.0, abs=1e-5)
+    assert len(store.search(client, name, asset.vector, limit=20, scope=None)) == 15
+    only = store.search(client, name, asset.vector, limit=20, filter='video_id == "video2"')
+    assert {(h.video_id, h.scope) for h in only} == {("video2", "clip")} and len(only) == 4
+    late = store.search(client, name, asset.vector, limit=20, scope=None, filter="start_sec >= 12")
+    assert len(late) == 6 and all(h.start_sec >= 12 for h in late)
+
+
+def test_search_many_and_bad_queries(client, name):
+    store.ensure_collection(client, name, DIM)
+    segments = make_segments()
+    store.upsert_segments(client, name, segments)
+    results = store.search_many(client, name, [segments[0].vector, segments[10].vector], limit=2)
+    assert [r[0].video_id for r in results] == ["video0", "video2"]
+    with pytest.raises(StoreError, match=rf"query vector is 3-d.*holds {DIM}-d"):
+        store.search(client, name, [1.0, 2.0, 3.0])
+    with pytest.raises(StoreError, match="could not search"):
+        store.search(client, name, segments[0].vector, filter="no_such_field ==")
+    with pytest.raises(StoreError, match="one length"):
+        store.search_many(client, name, [[1.0] * DIM, [1.0] * (DIM - 1)])
+
+
+def test_all_segments_are_unit_vectors_in_order(client, name):
+    store.ensure_collection(client, name, DIM)
+    segments = make_segments()
+    store.upsert_segments(client, name, list(reversed(segments)))
+    clips = store.all_segments(client, name)
+    assert len(clips) == 12 and {s.scope for s in clips} == {"clip"}
+    order = [(s.video_id, s.start_sec) for s in clips]
+    assert order == sorted(order)
+    assert all(math.isclose(np.linalg.norm(s.vector), 1.0, abs_tol=1e-5) for s in clips)
+    assert len(store.all_segments(client, name, scope=None)) == 15
+    one = store.video_segments(client, name, "video2")
+    assert [(s.start_sec, s.end_sec) for s in one] == [(0, 6), (6, 12), (12, 18), (18, 24)]
+
+
+# --- collections that do not fit -----------------------------------------------------------
+
+
+def test_dimension_mismatch_leaves_collection_intact(client, name):
+    store.ensure_collection(client, name, DIM)
+    segments = make_segments()
+    store.upsert_segments(client, name, segments)
+    with pytest.raises(StoreError) as error:
+        store.ensure_collection(client, name, 2 * DIM)
+    message = str(error.value)
+    print(message)
+    assert f"{DIM}-d" in message and f"{2 * DIM}-d" in message and "reset=True" in message
+    assert store.count(client, name) == len(segments)
+    best = store.search(client, name, segments[0].vector, limit=1)[0]
+    assert best.score == pytest.approx(1.0, abs=1e-5)
+
+
+def test_reset_recreates(client, name):
+    store.ensure_collection(client, name, DIM)
+    store.upsert_segments(client, name, make_segments())
+    store.ensure_collection(client, name, 2 * DIM, reset=True)
+    assert store.count(client, name) == 0
+    wide = make_segments(dim=2 * DIM)
+    assert store.upsert_segments(client, name, wide) == len(wide)
+    assert store.search(client, name, wide[1].vector, limit=1)[0].start_sec == 6.0
+
+
+def test_foreign_schema_is_refused(client, name):
+    from pymilvus import DataType
+
+    schema = client.create_schema()  # what pymilvus' quick setup makes: an INT64 id
+    schema.add_field("id", DataType.INT64, is_primary=True)
+    schema.add_field("vector", DataType.FLOAT_VECTOR, dim=DIM)
+    client.create_collection(name, schema=schema)
+    with pytest.raises(StoreError, match="not made by this course.*reset=True"):
+        store.ensure_collection(client, name, DIM)
+    assert client.has_collection(name)
+
+
+@pytest.mark.parametrize("index_type", ["IVF_PQ", "DISKANN", "SCANN", "HNSW_PQ"])
+def test_lite_refuses_index_types_it_would_ignore(client, name, index_type):
+    with pytest.raises(StoreError, match=f"does not build {index_type}.*brute force"):
+        store.ensure_collection(client, name, DIM, index_type=index_type)
+    assert not client.has_collection(name)
+
+
+def test_lite_builds_hnsw(client, name):
+    store.ensure_collection(client, name, DIM, index_type="hnsw", index_params={"M": 8})
+    segments = make_segments()
+    store.upsert_segments(client, name, segments)
+    assert store.search(client, name, segments[2].vector, limit=1)[0].start_sec == 12.0
+    assert client.describe_index(name, "vector")["index_type"] == "HNSW"
+
+
+# --- opening, reopening, locking ------------------------------------------------------------
+
+
+def test_reopened_store_keeps_rows_and_searches(tmp_path):
+    path = tmp_path / ".stores" / "reopen.db"
+    first = store.connect(path)
+    assert path.is_dir()  # Lite 3 makes a folder
+    store.ensure_collection(first, "segments", DIM)
+    segments = make_segments()
+    store.upsert_segments(first, "segments", segments)
+    also = store.connect(path)  # a second client in this process shares the store...
+    store.close(also)  # ... and closing it leaves the first one working
+    assert store.count(first, "segments") == len(segments)
+    store.close(first)  # stops the in-process Lite server: the next connect really reopens
+
+    second = store.connect(path)
+    try:
+        # A reopened collection starts released; the readers load it themselves.
+        assert second.get_load_state("segments")["state"].name == "NotLoad"
+        assert store.count(second, "segments") == len(segments)
+        assert store.search(second, "segments", segments[3].vector, limit=1)[0].start_sec == 18.0
+        store.ensure_collection(second, "segments", DIM)
+        assert store.count(second, "segments") == len(segments)
+    finally:
+        store.close(second)
+
+
+def test_locked_store_names_the_fixes(tmp_path):
+    path = tmp_path / "locked.db"
+    holder = subprocess.Popen(
+        [
+            sys.executable,
+            "-c",
+            "import sys; from helpers import store; store.connect(sys.argv[1]); "
+            "print('ready', flush=True); sys.stdin.read()",
+            str(path),
+        ],
+        cwd=REPO,
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert holder.stdout.readline().strip() == "ready"
+        start = time.monotonic()
+        with pytest.raises(StoreError) as error:
+            store.connect(path)
+        print(f"locked store refused in {time.monotonic() - start:.2f} s: {error.value}")
+        message = str(error.value)
+        assert "open in another process" in message
+        assert "kernel" in message and "another store" in message
+        assert f"milvus-lite server --data-dir {path.absolute()}" in message
+        assert "MILVUS_URI=http://127.0.0.1:19530" in message
+    finally:
+        holder.stdin.close()  # the holder exits, and the kernel drops its lock
+        holder.wait(timeout=30)
+    client = store.connect(path)  # the first fix works: once the other process is gone
+    store.close(client)
+
+
+def test_unreachable_server_fails_fast():
+    uri = f"http://127.0.0.1:{free_port()}"
+    start = time.monotonic()
+    with pytest.raises(StoreError) as error:
+        store.connect(uri)
+    took = time.monotonic() - start
+    print(f"refused connection reported in {took:.2f} s: {error.value}")
+    assert took < 15
+    assert uri in str(error.value) and "unset MILVUS_URI" in str(error.value)
+
+
+def test_silent_server_fails_fast():
+    # A port that accepts TCP but never speaks gRPC: without a short timeout this would hang.
+    with socket.socket() as listener:
+        listener.bind(("127.0.0.1", 0))
+        listener.listen(8)
+        uri = f"http://127.0.0.1:{listener.getsockname()[1]}"
+        start = time.monotonic()
+        with pytest.raises(StoreError, match="Cannot reach a Milvus server"):
+            store.connect(uri, timeout=2)
+        took = time.monotonic() - start
+    print(f"silent server reported in {took:.2f} s")
+    assert took < 15
+
+
+def test_bad_lite_paths(tmp_path):
+    with pytest.raises(StoreError, match="ending in '.db'"):
+        store.connect(tmp_path / "store")
+    old = tmp_path / "old.db"
+    old.write_bytes(b"a Milvus Lite 2.x file")
+    with pytest.raises(StoreError, match="is a file.*2.x"):
+        store.connect(old)
+
+
+def test_milvus_lite_server_over_http(tmp_path):
+    """The fix the lock message suggests: one `milvus-lite server`, reached over http."""
+    port = free_port()
+    server = subprocess.Popen(
+        [
+            str(Path(sys.executable).with_name("milvus-lite")),
+            "server",
+            "--data-dir",
+            str(tmp_path / "served.db"),
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(port),
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                client = store.connect(f"http://127.0.0.1:{port}", timeout=1)
+                break
+            except StoreError:
+                if time.monotonic() > deadline or server.poll() is not None:
+                    raise
+                time.sleep(0.1)
+        # Lite behind http is still Lite: it would still ignore IVF_PQ.
+        with pytest.raises(StoreError, match="does not build IVF_PQ"):
+            store.ensure_collection(client, "segments", DIM, index_type="IVF_PQ")
+        store.ensure_collection(client, "segments", DIM)
+        segments = make_segments()
+        store.upsert_segments(client, "segments", segments)
+        assert store.count(client, "segments") == len(segments)
+        assert store.search(client, "segments", segments[0].vector, limit=1)[0].score == (
+            pytest.approx(1.0, abs=1e-5)
+        )
+        store.close(client)
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
