@@ -8,6 +8,7 @@ Only the response body, its status and its content type are kept; request header
 from __future__ import annotations
 
 import json
+import os
 import re
 from pathlib import Path
 
@@ -68,7 +69,9 @@ class RecordingTransport(httpx.BaseTransport):
         path.parent.mkdir(parents=True, exist_ok=True)
         # A later answer to the same request replaces an earlier one: for a task being polled,
         # the last answer (ready or failed) is the one replay should give.
-        tmp = path.with_suffix(".tmp")
+        # Write-then-rename, with a per-process temporary name: two notebooks recording the same
+        # request at once must not interleave their bytes.
+        tmp = path.with_name(f"{path.name}.{os.getpid()}.tmp")
         tmp.write_text(json.dumps(entry, indent=1, sort_keys=True) + "\n", encoding="utf-8")
         tmp.replace(path)
         self.recorded += 1
