@@ -1,0 +1,79 @@
+"""Still frames of a video at a given second, extracted once and cached on disk.
+
+Result tables, cluster maps and the search panel all show the frame a hit starts at. Decoding
+a frame costs a seek and a decode; doing it once per (video, second, width) and keeping the
+JPEG under ``.cache/thumbnails/`` (git-ignored) makes every later view free.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import logging
+import os
+from pathlib import Path
+
+from .errors import VideoError
+from .settings import ROOT
+
+log = logging.getLogger(__name__)
+
+DEFAULT_CACHE = ROOT / ".cache" / "thumbnails"
+#: how many frames this process decoded (a test proves a second request decodes nothing)
+extractions = 0
+
+
+def _key(video: Path, second: float, width: int) -> str:
+    # Path, size and modification time identify the file well enough for a cache of pictures,
+    # without reading every byte of a long video to hash it.
+    stat = video.stat()
+    ident = f"{video.resolve()}|{stat.st_size}|{stat.st_mtime_ns}|{second:.3f}|{width}"
+    return hashlib.sha256(ident.encode()).hexdigest()[:24]
+
+
+def _decode_frame(video: Path, second: float, width: int):
+    import av
+
+    with av.open(str(video)) as container:
+        stream = container.streams.video[0]
+        # Seek to the keyframe before the second, then decode forward to the first frame at or
+        # after it: seeking alone lands up to a GOP early.
+        container.seek(int(max(second, 0) / stream.time_base), stream=stream, backward=True)
+        chosen = None
+        for frame in container.decode(stream):
+            chosen = frame
+            if frame.time is not None and frame.time >= second - 1e-3:
+                break
+    if chosen is None:
+        raise VideoError(f"{video.name} has no frame at {second:g} s (it may be shorter).")
+    image = chosen.to_image()
+    height = max(1, round(image.height * width / image.width))
+    return image.resize((width, height))
+
+
+def thumbnail(video: str | os.PathLike, second: float, width: int = 160,
+              cache_dir: Path | None = None) -> Path:
+    """The JPEG of ``video``'s frame at ``second``, ``width`` pixels wide, from the cache if there."""
+    global extractions
+    video = Path(video)
+    if not video.is_file():
+        raise VideoError(f"No video at {video}: check the path (the catalog gives the course's own).")
+    cache = Path(cache_dir) if cache_dir is not None else DEFAULT_CACHE
+    target = cache / f"{video.stem}-{_key(video, second, width)}.jpg"
+    if target.is_file() and target.stat().st_size > 0:
+        return target
+    image = _decode_frame(video, second, width)
+    cache.mkdir(parents=True, exist_ok=True)
+    partial = target.with_name(f"{target.name}.{os.getpid()}.tmp")
+    image.save(partial, format="JPEG", quality=80)
+    partial.replace(target)  # a half-written file is never mistaken for a thumbnail
+    extractions += 1
+    log.debug("thumbnail %s at %.2f s -> %s", video.name, second, target.name)
+    return target
+
+
+def thumbnail_data_uri(video: str | os.PathLike, second: float, width: int = 160,
+                       cache_dir: Path | None = None) -> str:
+    """The thumbnail inlined as a ``data:`` URI, for HTML that must stand on its own."""
+    data = thumbnail(video, second, width, cache_dir).read_bytes()
+    return "data:image/jpeg;base64," + base64.b64encode(data).decode("ascii")
