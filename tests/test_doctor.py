@@ -1,0 +1,50 @@
+"""make doctor: every check green on a good machine, red with the fix when something is wrong."""
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+from helpers import checks
+from helpers.settings import load_settings
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def _doctor(**env):
+    full = {k: v for k, v in os.environ.items() if k not in ("TWELVE_LABS_API_KEY", "TL_MODE")}
+    full.update(env, NO_COLOR="1")
+    return subprocess.run([sys.executable, "scripts/doctor.py"], cwd=ROOT, env=full,
+                          capture_output=True, text=True, timeout=600)
+
+
+def test_doctor_is_green_in_replay():
+    out = _doctor(TL_MODE="replay")
+    assert out.returncode == 0, out.stdout + out.stderr[-2000:]
+    lines = [l for l in out.stdout.splitlines() if l.startswith(("ok", "FAIL"))]
+    assert len(lines) >= 10 and all(l.startswith("ok") for l in lines)
+    assert "notebooks/00_setup" in out.stdout and "Free disk" in out.stdout
+
+
+def test_doctor_fails_in_live_mode_without_a_key_and_says_how_to_fix_it(tmp_path):
+    out = _doctor(TL_MODE="live", CI="true", COURSE_STORES_DIR=str(tmp_path))
+    assert out.returncode == 1
+    assert "FAIL  API key" in out.stdout and "TWELVE_LABS_API_KEY" in out.stdout
+
+
+def test_a_changed_video_is_reported_with_the_fix(tmp_path):
+    data = tmp_path / "data"
+    shutil.copytree(ROOT / "data", data, ignore=shutil.ignore_patterns("recordings"))
+    catalog = json.loads((data / "catalog.json").read_text())
+    victim = data / catalog["videos"][0]["file"]
+    victim.write_bytes(victim.read_bytes()[:-100])
+    check = checks.sample_data(data)
+    assert not check.ok and "changed" in check.detail and "git checkout data/" in check.detail
+
+
+def test_the_key_is_never_shown(monkeypatch):
+    key = "tlk_" + "Z" * 24
+    settings = load_settings({"TL_MODE": "live", "TWELVE_LABS_API_KEY": key})
+    assert key not in checks.api_key(settings).detail
