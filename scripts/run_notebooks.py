@@ -75,6 +75,10 @@ def main(argv: list[str] | None = None) -> int:
         print(f"{'ok    ' if ok else 'FAILED'} {seconds:7.1f} s  {path.name}" + (f"  {detail}" if detail else ""),
               flush=True)
     print(f"{len(paths) - failures} ok, {failures} failed, {total:.1f} s in all")
+    if args.write:
+        import navigation  # scripts/navigation.py: keep every chapter's prev/next links current
+
+        navigation.main([])
     return 1 if failures else 0
 
 
