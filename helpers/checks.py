@@ -37,16 +37,27 @@ def python_version() -> Check:
                  + ("" if ok else " (the course is pinned and tested on 3.11: make a 3.11 venv)"))
 
 
+def _base_requirements() -> list[str] | None:
+    """The base pins: from pyproject.toml in a checkout (always current), else the installed metadata."""
+    pyproject = ROOT / "pyproject.toml"
+    if pyproject.is_file():
+        import tomllib
+
+        return list(tomllib.loads(pyproject.read_text())["project"]["dependencies"])
+    try:
+        return [r for r in metadata.requires(DISTRIBUTION) or [] if "extra ==" not in r]
+    except metadata.PackageNotFoundError:
+        return None
+
+
 def pinned_packages() -> Check:
     """Every base dependency installed at exactly the version pyproject.toml pins."""
-    try:
-        requirements = metadata.requires(DISTRIBUTION) or []
-    except metadata.PackageNotFoundError:
+    base = _base_requirements()
+    if base is None:
         return Check("Packages", False, "the course is not installed: run `make install`")
     wrong = []
-    base = [r for r in requirements if "extra ==" not in r]
     for req in base:
-        match = re.match(r"([A-Za-z0-9_.-]+)(\[.*\])?==([^;\s]+)", req)
+        match = re.match(r"([A-Za-z0-9_.-]+)(\[.*\])?==([^;\s]+)", req.replace(" ", ""))
         if not match:
             continue
         name, wanted = match.group(1), match.group(3)

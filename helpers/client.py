@@ -3,17 +3,27 @@
 Every mode uses the same SDK calls; only the httpx transport underneath changes: the network
 (live), the network plus a recorder (record), the recordings (replay), or the offline stand-in
 (local). Notebooks never know which one they got.
+
+Alongside the client, ``make_client`` remembers what ``embed`` needs to know about it (see
+``ClientInfo``): where its vectors come from (the cache never mixes the real API's vectors
+with the stand-in's), which embedding cache it uses, how hard to retry, how often to poll.
 """
 
 from __future__ import annotations
 
 import logging
+import weakref
+from dataclasses import dataclass
+from pathlib import Path
 
 import httpx
 from twelvelabs import TwelveLabs
 
+from . import logs
+from .cache import EmbeddingCache
+from .retry import DEFAULT_POLICY, RetryPolicy
 from .settings import Settings, load_settings, resolve_api_key
-from .transports.record import RecordingTransport
+from .transports.record import LIVE_SOURCE, RecordingTransport
 from .transports.replay import ReplayTransport
 
 log = logging.getLogger(__name__)
@@ -23,6 +33,37 @@ log = logging.getLogger(__name__)
 NO_KEY = "no-key-needed-offline"
 # Uploads of a few MB on workshop Wi-Fi need a generous write timeout; connecting should not.
 TIMEOUT = httpx.Timeout(120.0, connect=10.0)
+# Seconds between polls of the real API; replay and the stand-in answer at once, so 0 there.
+LIVE_POLL_SECONDS = 5.0
+# What the stand-in's answers say about themselves (helpers.transports.local.SOURCE), written
+# out here so that asking for a label does not import the stand-in and its video decoder.
+STANDIN_SOURCE = "local stand-in: ConSE EfficientNet-Lite0 + all-MiniLM-L6-v2"
+
+
+@dataclass(frozen=True)
+class ClientInfo:
+    """What ``make_client`` knows about a client that the client itself does not carry."""
+
+    mode: str
+    #: where the vectors come from; part of every cache key
+    source: str
+    #: ``None`` when nothing is cached (replay: the recordings already are a cache)
+    cache: EmbeddingCache | None
+    policy: RetryPolicy
+    #: seconds between two polls of a task or an upload
+    poll_every: float
+
+
+_INFO: weakref.WeakKeyDictionary[TwelveLabs, ClientInfo] = weakref.WeakKeyDictionary()
+
+
+def client_info(client: TwelveLabs) -> ClientInfo | None:
+    """What ``make_client`` recorded about ``client`` (``None`` for a client built elsewhere:
+    such a client gets no cache and the default retry policy)."""
+    try:
+        return _INFO.get(client)
+    except TypeError:  # not weak-referenceable: certainly not one of ours
+        return None
 
 
 def _local_transport() -> httpx.BaseTransport:
@@ -50,15 +91,55 @@ def make_transport(settings: Settings, api_key: str | None = None) -> httpx.Base
     return RecordingTransport(inner, settings.recordings_dir, secrets=(api_key or "",))
 
 
-def make_client(settings: Settings | None = None) -> TwelveLabs:
-    """The SDK client for the mode in ``settings`` (read from the environment by default)."""
+def vector_source(settings: Settings, base_url: str = "") -> str:
+    """Where this mode's vectors come from, in words (and in every cache key)."""
+    if settings.mode == "replay":
+        return f"replay of {settings.recordings_dir.name}"
+    upstream = settings.record_from if settings.mode == "record" else settings.mode
+    if upstream == "local":
+        return STANDIN_SOURCE
+    return f"{LIVE_SOURCE} at {base_url}" if base_url else LIVE_SOURCE
+
+
+def _cache_for(settings: Settings, cache: bool | str | Path) -> EmbeddingCache | None:
+    if cache is False or settings.mode == "replay":
+        # Replay answers from the recordings, which are free and offline already; serving a
+        # cache there could only make a notebook's output depend on what ran before.
+        return None
+    directory = settings.cache_dir / "embeddings" if cache is True else Path(cache)
+    # Record mode must see every request (that is what it records), so it never reads.
+    return EmbeddingCache(directory, read=settings.mode != "record")
+
+
+def make_client(settings: Settings | None = None, *, transport: httpx.BaseTransport | None = None,
+                policy: RetryPolicy | None = None, cache: bool | str | Path = True,
+                source: str | None = None) -> TwelveLabs:
+    """The SDK client for the mode in ``settings`` (read from the environment by default).
+
+    ``transport`` replaces the mode's transport: a test's fake, or a ``FaultTransport``
+    around ``make_transport(settings)`` for a demonstration. ``policy`` sets the retries,
+    ``cache`` turns the embedding cache off (``False``) or moves it (a folder), ``source``
+    relabels where the vectors come from (only for a transport that is not the mode's own).
+    """
     settings = settings or load_settings()
     api_key = resolve_api_key(settings) if settings.needs_api_key else None
-    transport = make_transport(settings, api_key)
-    log.info("Twelve Labs client in %s mode (%s)", settings.mode, settings.reason)
+    logs.add_secret(api_key)  # before anything can log: a key typed at the prompt included
+    logs.ensure_logging()
+    transport = transport or make_transport(settings, api_key)
     # The SDK's own retries stay off (its default): when on, they resend a multipart upload
-    # with an empty body.
-    return TwelveLabs(
+    # with an empty body. helpers.retry retries around each call instead.
+    client = TwelveLabs(
         api_key=api_key or NO_KEY,
         httpx_client=httpx.Client(transport=transport, timeout=TIMEOUT),
     )
+    info = ClientInfo(
+        mode=settings.mode,
+        source=source or vector_source(settings, client._client_wrapper.get_base_url()),
+        cache=_cache_for(settings, cache),
+        policy=policy or DEFAULT_POLICY,
+        poll_every=LIVE_POLL_SECONDS if settings.waits_for_server else 0.0,
+    )
+    _INFO[client] = info
+    log.info("Twelve Labs client in %s mode (%s); vectors from %s; cache %s", settings.mode,
+             settings.reason, info.source, info.cache.directory if info.cache else "off")
+    return client

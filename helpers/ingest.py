@@ -1,0 +1,183 @@
+"""Embed a batch of videos and store them in Milvus, a few at a time, in a way that survives
+being interrupted.
+
+Each video is embedded (through the cache) and upserted on its own, as soon as it is ready, so
+an interrupted batch loses at most the videos in flight. Row ids are deterministic
+(``store.segment_id``), so running the batch again overwrites instead of duplicating; and the
+videos that were finished come back from the cache without an API call. "Run it again" is the
+whole recovery procedure.
+
+The result is a table with one row per video: ``embedded``, ``cached`` (no API call) or
+``failed`` with the reason. One failed video never stops the others; a Milvus problem does
+(every later write would fail the same way), after the videos in flight have finished.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Iterable, Mapping
+from concurrent.futures import FIRST_EXCEPTION, Future, ThreadPoolExecutor, wait
+from dataclasses import dataclass
+from pathlib import Path
+
+import pandas as pd
+from tqdm.auto import tqdm
+from twelvelabs import TwelveLabs
+
+from . import store
+from .client import client_info
+from .embed import embed_video_result
+from .errors import CourseError, StoreError, VideoError
+from .media import Video
+
+log = logging.getLogger(__name__)
+
+#: Files a folder is scanned for. The Embed API takes more containers than these, but these
+#: are the ones a folder of course videos holds; pass paths explicitly for anything else.
+VIDEO_SUFFIXES = frozenset({".mp4", ".m4v", ".mov", ".webm", ".mkv", ".avi", ".mpg", ".mpeg"})
+#: Two videos embedding at once: enough to overlap one upload with another's polling,
+#: few enough to stay under a free plan's rate limit.
+DEFAULT_CONCURRENCY = 2
+COLUMNS = ["video", "outcome", "segments", "reason"]
+
+
+@dataclass(frozen=True)
+class _Item:
+    video_id: str
+    path: Path
+    title: str
+
+
+def _items(videos) -> list[_Item]:
+    """Videos as (id, path, title), from a folder, a path, catalog ``Video``s, or a mix."""
+    if isinstance(videos, (str, Path)):
+        videos = [videos]
+    elif isinstance(videos, Mapping):  # catalog.videos: id -> Video
+        videos = list(videos.values())
+    items: list[_Item] = []
+    for video in videos:
+        if isinstance(video, Video):
+            items.append(_Item(video.id, Path(video.path), video.title))
+            continue
+        path = Path(video)
+        if path.is_dir():
+            found = sorted(p for p in path.iterdir() if p.is_file() and p.suffix.lower() in VIDEO_SUFFIXES)
+            if not found:
+                raise VideoError(
+                    f"The folder {path} holds no video files ({', '.join(sorted(VIDEO_SUFFIXES))}). "
+                    "Check the path, or pass the video files themselves."
+                )
+            items.extend(_Item(p.stem, p, "") for p in found)
+        else:
+            items.append(_Item(path.stem, path, ""))
+    seen: dict[str, Path] = {}
+    for item in items:
+        other = seen.setdefault(item.video_id, item.path)
+        if other != item.path:
+            raise VideoError(
+                f"Two videos would get the id {item.video_id!r} ({other} and {item.path}), and the "
+                "second would overwrite the first's rows. Rename one file, or pass catalog Video "
+                "objects with distinct ids. Nothing was embedded."
+            )
+    # The same file listed twice is one video.
+    return list({i.video_id: i for i in items}.values())
+
+
+class _Writer:
+    """Serialises writes to Milvus (one client, many workers) and creates the collection once
+    the first vectors tell us their dimension."""
+
+    def __init__(self, milvus, collection: str):
+        self.milvus, self.collection = milvus, collection
+        self._lock = threading.Lock()
+        self._ready = False
+
+    def write(self, segments) -> int:
+        with self._lock:
+            if not self._ready:
+                store.ensure_collection(self.milvus, self.collection, segments[0].dimension)
+                self._ready = True
+            return store.upsert_segments(self.milvus, self.collection, segments)
+
+
+def ingest(client: TwelveLabs, milvus, collection: str, videos: Iterable | str | Path, *,
+           clip_length: float = 6, concurrency: int = DEFAULT_CONCURRENCY,
+           options: Iterable[str] = ("visual",), scopes: Iterable[str] = ("clip", "asset"),
+           timeout: float = 900.0) -> pd.DataFrame:
+    """Embed ``videos`` (a folder, paths, or catalog ``Video``s) and upsert them into
+    ``collection``; one row per video: ``video``, ``outcome`` (embedded / cached / failed),
+    ``segments`` written, ``reason`` for a failure.
+
+    Safe to interrupt and run again: finished videos are cached and their rows overwritten,
+    never duplicated. Raises ``StoreError`` if Milvus refuses a write (the videos embedded so
+    far are cached: fix Milvus and run again).
+    """
+    if not isinstance(concurrency, int) or concurrency < 1:
+        raise ValueError(f"concurrency must be a whole number of at least 1, not {concurrency!r}")
+    items = _items(videos)
+    options, scopes = tuple(options), tuple(scopes)
+    writer = _Writer(milvus, collection)
+    info = client_info(client)
+    # As embed.py does: no widget in replay, whose outputs are compared.
+    quiet = info.mode == "replay" if info else True
+
+    stop = threading.Event()  # set when the batch ends early: queued videos then do nothing
+
+    def one(item: _Item) -> dict | None:
+        if stop.is_set():
+            return None
+        try:
+            result = embed_video_result(client, item.path, video_id=item.video_id, title=item.title,
+                                        clip_length=clip_length, options=options, scopes=scopes,
+                                        timeout=timeout, show_bar=False)
+        except Exception as err:  # one video's failure is a row, not the end of the batch
+            log.error("Ingest: %s failed: %s", item.video_id, err, exc_info=not _expected(err))
+            return {"video": item.video_id, "outcome": "failed", "segments": 0, "reason": str(err)}
+        try:
+            written = writer.write(result.segments)
+        except BaseException:  # a StoreError ends the batch (see below)
+            stop.set()
+            raise
+        return {"video": item.video_id, "outcome": "cached" if result.cached else "embedded",
+                "segments": written, "reason": ""}
+
+    rows: dict[str, dict] = {}
+    with ThreadPoolExecutor(max_workers=min(concurrency, max(1, len(items))),
+                            thread_name_prefix="ingest") as pool, \
+            tqdm(total=len(items), desc="Ingesting", unit="video", disable=quiet) as bar:
+        pending: dict[Future, _Item] = {pool.submit(one, item): item for item in items}
+        try:
+            while pending:
+                done, _ = wait(pending, return_when=FIRST_EXCEPTION)
+                for future in done:
+                    item = pending.pop(future)
+                    row = future.result()  # re-raises a StoreError
+                    if row is None:  # skipped: the batch is ending
+                        continue
+                    rows[item.video_id] = row
+                    bar.update()
+                    bar.set_postfix_str(f"{item.video_id}: {rows[item.video_id]['outcome']}")
+        except BaseException as err:
+            # A Milvus failure or an interrupt: start nothing new; the workers in flight finish
+            # (their results are cached) before the pool's context manager returns.
+            stop.set()
+            for future in pending:
+                future.cancel()
+            if isinstance(err, StoreError):
+                finished = sum(r["outcome"] != "failed" for r in rows.values())
+                raise StoreError(
+                    f"{err} Ingestion stopped with {finished} of {len(items)} videos stored; the ones "
+                    "embedded so far are cached, so running ingest again re-embeds nothing."
+                ) from err
+            raise
+    table = pd.DataFrame([rows[i.video_id] for i in items], columns=COLUMNS)
+    counts = table["outcome"].value_counts().to_dict()
+    log.info("Ingested %d videos into %r: %s", len(items), collection,
+             ", ".join(f"{n} {k}" for k, n in sorted(counts.items())))
+    return table
+
+
+def _expected(err: BaseException) -> bool:
+    """A course error explains itself; anything else is a bug worth its traceback in the log."""
+    return isinstance(err, CourseError)

@@ -1,0 +1,211 @@
+"""The embedding cache: a second run makes no API call and returns identical vectors; keys
+keep sources and settings apart; damaged entries are ignored, never trusted."""
+
+from __future__ import annotations
+
+import json
+import logging
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from helpers import cache as cache_module
+from helpers.cache import EmbeddingCache, video_key
+from helpers.client import STANDIN_SOURCE, client_info, make_client, vector_source
+from helpers.embed import embed_clip, embed_text, embed_video, embed_video_result, embed_videos
+from helpers.media import load_catalog
+from helpers.settings import load_settings
+from helpers.transports.faults import FakeClock, FakeEmbedAPI
+
+ROOT = Path(__file__).resolve().parents[1]
+VIDEO = ROOT / "data" / "videos" / "bikes.mp4"
+FAKE_KEY = "tlk_" + "C4ch3T3stK3y000000"
+
+
+def client_for(tmp_path, mode="local", api=None, cache_dir=None, **kwargs):
+    env = {"TL_MODE": mode, "COURSE_CACHE_DIR": str(cache_dir or tmp_path / "cache")}
+    if mode in ("live", "record"):
+        env["TWELVE_LABS_API_KEY"] = FAKE_KEY
+    if mode in ("record", "replay"):
+        env["TL_RECORDINGS_DIR"] = str(tmp_path / "recordings")
+    api = api or FakeEmbedAPI()
+    kwargs.setdefault("policy", FakeClock().policy())  # live mode polls every 5 s: of fake time
+    return make_client(load_settings(env, root=tmp_path), transport=api, **kwargs), api
+
+
+def entries(directory: Path) -> list[Path]:
+    return [p for p in directory.rglob("*.json") if p.parent.name != "tasks"]
+
+
+def test_a_second_run_makes_no_call_and_returns_identical_vectors(tmp_path):
+    client, api = client_for(tmp_path)
+    first = embed_video_result(client, VIDEO, video_id="bikes", title="Bikes")
+    q1 = embed_text(client, "a red car")
+    calls = len(api.calls)
+    again, api2 = client_for(tmp_path)  # a new process would build a new client just like this
+    second = embed_video_result(again, VIDEO, video_id="bikes", title="Bikes")
+    q2 = embed_text(again, "a red car")
+    assert calls > 0 and api2.calls == []
+    assert (first.cached, second.cached) == (False, True)
+    assert second.segments == first.segments and np.array_equal(q1, q2)
+
+
+def test_the_id_and_title_are_labels_not_part_of_the_key(tmp_path):
+    client, api = client_for(tmp_path)
+    embed_video(client, VIDEO, video_id="bikes")
+    calls = len(api.calls)
+    renamed = embed_video(client, VIDEO, video_id="cyclists", title="Renamed")
+    assert len(api.calls) == calls
+    assert {s.video_id for s in renamed} == {"cyclists"} and {s.title for s in renamed} == {"Renamed"}
+
+
+@pytest.mark.parametrize("change", [
+    {"clip_length": 4}, {"scopes": ("clip",)}, {"options": ("visual", "audio")},
+])
+def test_other_settings_are_other_entries(tmp_path, change):
+    client, api = client_for(tmp_path)
+    embed_video(client, VIDEO)
+    calls = len(api.calls)
+    embed_video(client, VIDEO, **change)
+    assert len(api.calls) > calls
+
+
+def test_6_and_6_0_seconds_share_an_entry():
+    a, _ = video_key("abc", model="m", clip_length=6, options=["visual"], scopes=["clip"], source="s")
+    b, _ = video_key("abc", model="m", clip_length=6.0, options=["visual"], scopes=["clip"], source="s")
+    assert a == b
+
+
+def test_stand_in_vectors_are_never_served_live_and_back(tmp_path):
+    local, local_api = client_for(tmp_path, "local")
+    live, live_api = client_for(tmp_path, "live")
+    assert client_info(local).source == STANDIN_SOURCE
+    assert client_info(live).source.startswith("api.twelvelabs.io")
+    embed_video(local, VIDEO)
+    embed_text(local, "a tree")
+    embed_video(live, VIDEO)
+    embed_text(live, "a tree")
+    assert "POST /embed-v2/tasks" in live_api.calls and "POST /embed-v2" in live_api.calls
+    # Both are now cached, each under its own source.
+    assert len(entries(tmp_path / "cache")) == 4
+
+
+def test_the_sources_follow_the_mode(tmp_path):
+    def source(env):
+        return vector_source(load_settings(env, root=tmp_path), "https://api.twelvelabs.io/v1.3")
+
+    assert source({"TL_MODE": "local"}) == STANDIN_SOURCE
+    assert source({"TL_MODE": "record", "TL_RECORD_FROM": "local"}) == STANDIN_SOURCE
+    assert source({"TL_MODE": "record", "TL_RECORD_FROM": "live"}) == source({"TL_MODE": "live"})
+    assert source({"TL_MODE": "live"}) != STANDIN_SOURCE
+
+
+def test_the_stand_in_label_matches_the_stand_ins_own():
+    from helpers.transports.local import SOURCE
+
+    assert STANDIN_SOURCE == SOURCE
+
+
+def test_replay_uses_no_cache_and_record_never_reads_it(tmp_path):
+    replay, _ = client_for(tmp_path, "replay")
+    assert client_info(replay).cache is None
+    warm, _ = client_for(tmp_path, "local")
+    embed_video(warm, VIDEO)
+    record, api = client_for(tmp_path, "record", source=STANDIN_SOURCE)
+    embed_video(record, VIDEO)
+    assert "POST /embed-v2/tasks" in api.calls  # every request reaches the recorder
+
+
+def test_the_cache_folder_is_configurable(tmp_path):
+    elsewhere = tmp_path / "somewhere" / "else"
+    client, _ = client_for(tmp_path, cache_dir=elsewhere)
+    embed_video(client, VIDEO)
+    assert len(entries(elsewhere / "embeddings")) == 1
+    off, api = client_for(tmp_path, cache=False)
+    embed_video(off, VIDEO)
+    embed_video(off, VIDEO)
+    assert api.calls.count("POST /embed-v2/tasks") == 2
+
+
+def _truncate(path):
+    path.write_bytes(path.read_bytes()[: path.stat().st_size // 2])
+
+
+def _empty(path):
+    path.write_bytes(b"")
+
+
+def _flip_a_number(path):
+    entry = json.loads(path.read_text())
+    entry["payload"]["items"][0]["vector"][0] += 0.5
+    path.write_text(json.dumps(entry))
+
+
+def _wrong_key(path):
+    entry = json.loads(path.read_text())
+    entry["key"] = "0" * 64
+    path.write_text(json.dumps(entry))
+
+
+def _no_items(path):
+    entry = json.loads(path.read_text())
+    entry["payload"] = {"items": []}
+    entry["sha256"] = cache_module._digest(entry["payload"])  # consistent, but useless
+    path.write_text(json.dumps(entry))
+
+
+def _nan_vector(path):
+    entry = json.loads(path.read_text())
+    entry["payload"]["items"][0]["vector"][0] = float("nan")
+    entry["sha256"] = cache_module._digest(entry["payload"])
+    path.write_text(json.dumps(entry))
+
+
+def _binary_noise(path):
+    path.write_bytes(b"\x00\xff" * 100)
+
+
+@pytest.mark.parametrize("damage", [_truncate, _empty, _flip_a_number, _wrong_key, _no_items, _nan_vector,
+                                    _binary_noise])
+def test_a_damaged_entry_is_ignored_and_replaced(tmp_path, damage, caplog):
+    client, api = client_for(tmp_path)
+    clean = embed_video(client, VIDEO)
+    [path] = entries(tmp_path / "cache")
+    damage(path)
+    calls = len(api.calls)
+    with caplog.at_level(logging.WARNING, logger="helpers.cache"):
+        again = embed_video_result(client, VIDEO)
+    assert not again.cached and len(api.calls) > calls  # asked the API again
+    assert again.segments == clean
+    assert any("Ignored cache entry" in r.getMessage() for r in caplog.records)
+    assert embed_video_result(client, VIDEO).cached  # and the entry was rewritten whole
+
+
+def test_writes_are_atomic_and_leave_no_temporary_files(tmp_path):
+    store = EmbeddingCache(tmp_path)
+    key, fields = video_key("x", model="m", clip_length=6, options=["visual"], scopes=["clip"], source="s")
+    store.put_video(key, fields, [{"start_sec": 0.0, "end_sec": 6.0, "scope": "clip", "option": "visual",
+                                   "vector": [0.6, 0.8]}])
+    assert store.get_video(key)[0]["vector"] == [0.6, 0.8]
+    assert not list(tmp_path.rglob("*.tmp"))
+
+
+def test_a_whole_course_session_costs_nothing_the_second_time(tmp_path):
+    """What the notebooks ask for (every catalog video, the catalog's queries, the query clips),
+    twice over one cache: the second pass makes zero API calls and gets identical answers."""
+    catalog = load_catalog()
+
+    def session(client):
+        segments = embed_videos(client, catalog.videos.values(), clip_length=6)
+        queries = [embed_text(client, q.text) for q in catalog.queries]
+        clips = [embed_clip(client, c.path) for c in catalog.query_clips.values()]
+        return segments, queries, clips
+
+    first_client, first_api = client_for(tmp_path)
+    first = session(first_client)
+    second_client, second_api = client_for(tmp_path)
+    second = session(second_client)
+    assert len(first_api.calls) > 0 and second_api.calls == []
+    assert first[0] == second[0]
+    assert all(np.array_equal(a, b) for a, b in zip(first[1] + first[2], second[1] + second[2]))

@@ -1,0 +1,260 @@
+"""Batch ingestion: a folder or a list in, one row per video out, bounded concurrency, and a
+batch that is killed mid-way and run again ends with every row once (counted in Milvus)."""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import textwrap
+import threading
+import time
+from pathlib import Path
+
+import httpx
+import pytest
+
+from helpers import store
+from helpers.client import make_client
+from helpers.errors import StoreError, VideoError
+from helpers.ingest import ingest
+from helpers.media import check_video, load_catalog
+from helpers.settings import load_settings
+from helpers.transports.faults import FakeClock, FakeEmbedAPI, FaultTransport, task_failed
+
+ROOT = Path(__file__).resolve().parents[1]
+VIDEOS = ROOT / "data" / "videos"
+COLLECTION = "segments"
+
+
+@pytest.fixture
+def folder(tmp_path):
+    d = tmp_path / "videos"
+    d.mkdir()
+    for name in ("bunny", "bikes", "carphone"):
+        shutil.copy(VIDEOS / f"{name}.mp4", d / f"{name}.mp4")
+    (d / "notes.txt").write_text("not a video, and not picked up from a folder")
+    return d
+
+
+@pytest.fixture
+def milvus(tmp_path):
+    client = store.connect(tmp_path / "store.db")
+    yield client
+    store.close(client)
+
+
+def client_for(tmp_path, transport, mode="local"):
+    settings = load_settings({"TL_MODE": mode, "COURSE_CACHE_DIR": str(tmp_path / "cache")}, root=tmp_path)
+    return make_client(settings, transport=transport, policy=FakeClock().policy(), source="fake API")
+
+
+def expected_rows(path: Path, clip_length: float = 6) -> int:
+    """Clips of ``clip_length`` (the last one shorter) plus one whole-video row."""
+    return math.ceil(round(check_video(path).duration_sec, 1) / clip_length) + 1
+
+
+def test_a_folder_in_a_table_out_and_a_rerun_is_all_cached(tmp_path, folder, milvus):
+    api = FakeEmbedAPI()
+    table = ingest(client_for(tmp_path, api), milvus, COLLECTION, folder, clip_length=6)
+    assert list(table.columns) == ["video", "outcome", "segments", "reason"]
+    assert table["video"].tolist() == ["bikes", "bunny", "carphone"]  # sorted, .txt skipped
+    assert table["outcome"].tolist() == ["embedded"] * 3
+    expected = sum(expected_rows(folder / f"{v}.mp4") for v in table["video"])
+    assert table["segments"].sum() == expected == store.count(milvus, COLLECTION)
+    calls = len(api.calls)
+    again = ingest(client_for(tmp_path, api), milvus, COLLECTION, folder, clip_length=6)
+    assert again["outcome"].tolist() == ["cached"] * 3 and len(api.calls) == calls
+    assert store.count(milvus, COLLECTION) == expected
+
+
+def test_one_bad_video_is_a_row_not_the_end_of_the_batch(tmp_path, folder, milvus):
+    broken = folder / "broken.mp4"
+    broken.write_text("this is text pretending to be a video")
+    api = FakeEmbedAPI()
+    faults = FaultTransport(api, {"GET /embed-v2/tasks/{id}": [task_failed("decoder error at 3 s")]})
+    table = ingest(client_for(tmp_path, faults), milvus, COLLECTION, folder, concurrency=1).set_index("video")
+    assert table.loc["broken", "outcome"] == "failed" and "not a video" in table.loc["broken", "reason"]
+    assert table.loc["bikes", "outcome"] == "failed" and "decoder error at 3 s" in table.loc["bikes", "reason"]
+    assert (table.loc[["bunny", "carphone"], "outcome"] == "embedded").all()
+    # Run again, the fault is gone: the failed video is embedded, the others come from the cache.
+    again = ingest(client_for(tmp_path, api), milvus, COLLECTION, folder, concurrency=1).set_index("video")
+    assert again.loc["bikes", "outcome"] == "embedded"
+    assert (again.loc[["bunny", "carphone"], "outcome"] == "cached").all()
+
+
+def test_catalog_videos_paths_and_mappings_are_accepted(tmp_path, milvus):
+    catalog = load_catalog()
+    chosen = [catalog.videos["bunny"], VIDEOS / "carphone.mp4"]
+    table = ingest(client_for(tmp_path, FakeEmbedAPI()), milvus, COLLECTION, chosen)
+    assert table["video"].tolist() == ["bunny", "carphone"]
+    rows = milvus.query(COLLECTION, filter='video_id == "bunny"', output_fields=["title"])
+    assert {r["title"] for r in rows} == {catalog.videos["bunny"].title}
+    by_id = {"bunny": catalog.videos["bunny"]}
+    assert ingest(client_for(tmp_path, FakeEmbedAPI()), milvus, COLLECTION, by_id)["outcome"].tolist() == ["cached"]
+
+
+def test_two_files_with_one_id_are_refused_before_anything_happens(tmp_path, folder, milvus):
+    other = tmp_path / "other"
+    other.mkdir()
+    shutil.copy(VIDEOS / "tree.mp4", other / "bikes.mp4")
+    api = FakeEmbedAPI()
+    with pytest.raises(VideoError, match="Two videos would get the id 'bikes'"):
+        ingest(client_for(tmp_path, api), milvus, COLLECTION, [folder, other])
+    assert api.calls == []
+
+
+def test_an_empty_folder_says_so(tmp_path, milvus):
+    with pytest.raises(VideoError, match="holds no video files"):
+        ingest(client_for(tmp_path, FakeEmbedAPI()), milvus, COLLECTION, tmp_path)
+
+
+class Gauge(httpx.BaseTransport):
+    """Counts how many requests are in flight at once (each takes a moment)."""
+
+    def __init__(self, inner):
+        self.inner, self.active, self.peak = inner, 0, 0
+        self.lock = threading.Lock()
+
+    def handle_request(self, request):
+        with self.lock:
+            self.active += 1
+            self.peak = max(self.peak, self.active)
+        try:
+            time.sleep(0.02)
+            return self.inner.handle_request(request)
+        finally:
+            with self.lock:
+                self.active -= 1
+
+
+@pytest.mark.parametrize("concurrency", [1, 2])
+def test_concurrency_is_bounded(tmp_path, folder, milvus, concurrency):
+    gauge = Gauge(FakeEmbedAPI())
+    table = ingest(client_for(tmp_path, gauge), milvus, COLLECTION, folder, concurrency=concurrency)
+    assert (table["outcome"] == "embedded").all()
+    assert 1 <= gauge.peak <= concurrency
+
+
+def test_a_milvus_failure_stops_the_batch_and_keeps_the_embeddings(tmp_path, folder, milvus):
+    store.ensure_collection(milvus, COLLECTION, 3)  # made for another model's vectors
+    api = FakeEmbedAPI()
+    with pytest.raises(StoreError, match="cached, so running ingest again re-embeds nothing"):
+        ingest(client_for(tmp_path, api), milvus, COLLECTION, folder, concurrency=1)
+    assert api.calls.count("POST /embed-v2/tasks") == 1  # stopped after the first video
+    store.ensure_collection(milvus, COLLECTION, 16, reset=True)
+    table = ingest(client_for(tmp_path, api), milvus, COLLECTION, folder, concurrency=1)
+    assert table["outcome"].tolist() == ["cached", "embedded", "embedded"]
+    assert api.calls.count("POST /embed-v2/tasks") == 3  # the first video was not embedded twice
+    assert store.count(milvus, COLLECTION) == table["segments"].sum()
+
+
+def test_one_progress_bar_and_none_in_replay(tmp_path, folder, milvus, capsys):
+    ingest(client_for(tmp_path, FakeEmbedAPI(), mode="replay"), milvus, COLLECTION, folder)
+    assert capsys.readouterr().err == ""
+    ingest(client_for(tmp_path, FakeEmbedAPI(), mode="local"), milvus, "other", folder)
+    err = capsys.readouterr().err
+    assert "Ingesting" in err and "Upload" not in err and "Embed " not in err
+
+
+# --- crash and rerun ------------------------------------------------------------------------
+
+BATCH = ["bunny", "bikes", "carphone", "tree", "vtest", "montage"]
+
+SCRIPT = textwrap.dedent('''
+    """Ingest BATCH; with a limit, hang on every upload after the first LIMIT (until killed)."""
+    import json, sys, threading
+    from pathlib import Path
+
+    import httpx
+
+    from helpers import store
+    from helpers.client import make_client
+    from helpers.ingest import ingest
+    from helpers.logs import configure_logging
+    from helpers.settings import load_settings
+    from helpers.transports.faults import FakeEmbedAPI
+
+    work, videos, limit = Path(sys.argv[1]), json.loads(sys.argv[2]), int(sys.argv[3])
+
+    class HangAfter(httpx.BaseTransport):
+        def __init__(self, inner):
+            self.inner, self.uploads, self.lock = inner, 0, threading.Lock()
+
+        def handle_request(self, request):
+            if request.method == "POST" and request.url.path.endswith("/assets"):
+                with self.lock:
+                    self.uploads += 1
+                    hang = limit >= 0 and self.uploads > limit
+                if hang:
+                    (work / "hanging").touch()
+                    threading.Event().wait()
+            return self.inner.handle_request(request)
+
+    configure_logging("INFO", directory=work / "logs")
+    settings = load_settings({"TL_MODE": "local", "COURSE_CACHE_DIR": str(work / "cache")}, root=work)
+    client = make_client(settings, transport=HangAfter(FakeEmbedAPI()), source="fake API")
+    milvus = store.connect(work / "store.db")
+    table = ingest(client, milvus, "segments", videos, clip_length=6, concurrency=2)
+    store.close(milvus)
+    print(table.to_json(orient="records"))
+''')
+
+
+def _run_batch(work: Path, limit: int) -> subprocess.Popen:
+    script = work / "batch.py"
+    script.write_text(SCRIPT)
+    videos = json.dumps([str(VIDEOS / f"{v}.mp4") for v in BATCH])
+    return subprocess.Popen([sys.executable, str(script), str(work), videos, str(limit)], cwd=ROOT,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True)
+
+
+def _rows_per_video(work: Path) -> dict[str, int]:
+    milvus = store.connect(work / "store.db")
+    try:
+        if not milvus.has_collection(COLLECTION):
+            return {}
+        store.ensure_collection(milvus, COLLECTION, 16)
+        rows = milvus.query(COLLECTION, filter="", output_fields=["id", "video_id"], limit=10_000)
+        ids = [r["id"] for r in rows]
+        assert len(ids) == len(set(ids)) == store.count(milvus, COLLECTION)
+        counts: dict[str, int] = {}
+        for r in rows:
+            counts[r["video_id"]] = counts.get(r["video_id"], 0) + 1
+        return counts
+    finally:
+        store.close(milvus)
+
+
+def test_a_batch_killed_mid_way_then_run_again_has_every_row_once(tmp_path):
+    expected = {v: expected_rows(VIDEOS / f"{v}.mp4") for v in BATCH}
+    log = tmp_path / "logs" / "course.log"
+    first = _run_batch(tmp_path, limit=3)
+    try:
+        deadline = time.monotonic() + 180
+        # Three videos written, the next two hanging in their uploads: kill it there.
+        while not ((tmp_path / "hanging").exists() and log.exists()
+                   and log.read_text().count("Upserted") >= 3):
+            assert first.poll() is None, first.communicate()
+            assert time.monotonic() < deadline, "the batch never reached the kill point"
+            time.sleep(0.2)
+    finally:
+        os.killpg(first.pid, signal.SIGKILL)
+        first.wait()
+    after_kill = _rows_per_video(tmp_path)
+    assert after_kill == {v: expected[v] for v in BATCH[:3]}, after_kill
+
+    second = _run_batch(tmp_path, limit=-1)
+    out, err = second.communicate(timeout=300)
+    assert second.returncode == 0, err[-3000:]
+    table = json.loads(out.strip().splitlines()[-1])
+    assert [r["outcome"] for r in table] == ["cached"] * 3 + ["embedded"] * 3
+    final = _rows_per_video(tmp_path)
+    assert final == expected, (final, expected)
+    print(f"\ncrash and rerun: after the kill {sum(after_kill.values())} rows "
+          f"({len(after_kill)} videos); after the rerun {sum(final.values())} rows, "
+          f"expected {sum(expected.values())}")
