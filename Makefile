@@ -10,7 +10,8 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 STAMP_LOCAL := $(VENV)/.installed-local
 
-.PHONY: install install-local run test lab record notebooks data recall bench clean-stores doctor wheelhouse
+.PHONY: install install-local run test lab record notebooks data recall bench bench-full \
+	milvus-server milvus-server-stop test-server clean-stores doctor wheelhouse exercises
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -41,6 +42,7 @@ lab: install                      ## JupyterLab on notebooks/
 
 notebooks: install                ## re-execute notebooks in replay and commit-ready outputs (authors)
 	TL_MODE=replay $(PY) scripts/run_notebooks.py --write
+	$(PY) scripts/exercises.py
 
 record: install                   ## re-record data/recordings from the API (needs a key; TL_RECORD_FROM=local records the stand-in), then `make notebooks`
 	TL_MODE=record $(PY) scripts/run_notebooks.py
@@ -55,8 +57,44 @@ wheelhouse: | $(PY)               ## every wheel the course needs in ./wheelhous
 	$(PY) -m pip wheel --quiet -w wheelhouse setuptools '.[dev$(if $(LOCAL),$(comma)local,)]'
 	@du -sh wheelhouse
 
+exercises: install                ## learner copies of the chapters in exercises/, solutions removed
+	$(PY) scripts/exercises.py
+
 doctor: install                   ## pre-flight check of this machine: one line per check, exits 1 on any failure
 	$(PY) scripts/doctor.py
+
+# Benchmarks print ratios against a baseline measured in the same run and write JSON + PNG to
+# artifacts/bench/ (git-ignored); the reference figures notebook 07 quotes are in bench/results/.
+# With MILVUS_URI set (e.g. after `make milvus-server`), ingest and search measure that server too.
+BENCH_SERVER = $(if $(MILVUS_URI),--server-uri $(MILVUS_URI))
+bench: install-local              ## benchmarks at sizes that take a few minutes (bench/README.md)
+	$(PY) bench/ingest.py $(BENCH_SERVER)
+	$(PY) bench/search.py $(BENCH_SERVER)
+	$(PY) bench/embed_concurrency.py
+	$(PY) bench/notebooks.py
+
+bench-full: install-local         ## the reference sizes (100k vectors: slow on 2 cores)
+	$(PY) bench/ingest.py --full $(BENCH_SERVER)
+	$(PY) bench/search.py --full $(BENCH_SERVER)
+	$(PY) bench/embed_concurrency.py --full
+	$(PY) bench/notebooks.py --full
+
+# A real Milvus server (the standalone Milvus 2.3.5 in the `milvus` pip package, no Docker),
+# installed on first use into .cache/milvus-server/venv. See scripts/milvus_server.py.
+milvus-server: install            ## start a Milvus 2.3.5 server in the background; prints MILVUS_URI
+	$(PY) scripts/milvus_server.py start
+
+milvus-server-stop: install       ## stop the server `make milvus-server` started
+	$(PY) scripts/milvus_server.py stop
+
+# Starts a throwaway server in a loopback-only network namespace, runs the store tests and
+# notebooks 02-03 against it (MILVUS_URI), and stops it however the tests end. 02_insert runs
+# --nbval-lax: one of its cells shows a raw query whose column order differs on a server.
+test-server: install              ## store tests + notebooks 02-03 against a real Milvus server
+	TL_MODE=replay $(PY) scripts/milvus_server.py run --isolated -- bash -c '\
+	    $(PY) -m pytest tests/test_store.py tests/test_server.py notebooks/02_insert.ipynb \
+	        notebooks/03_search.ipynb --nbval --nbval-current-env \
+	        --nbval-sanitize-with tests/nbval_sanitize.cfg -q -rs'
 
 clean-stores:                     ## delete every notebook's Milvus Lite store
 	rm -rf .stores

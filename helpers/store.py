@@ -13,10 +13,12 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 import time
 import weakref
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -51,6 +53,20 @@ LITE_INDEX_TYPES = frozenset({"FLAT", "AUTOINDEX", "HNSW", "HNSW_SQ", "IVF_FLAT"
 #: Strong: a row written by one cell is counted and found by the next. The course never
 #: writes fast enough for the cost of waiting on the latest write to matter.
 CONSISTENCY_LEVEL = "Strong"
+
+#: Rows per upsert call. Measured with bench/ingest.py (20,000 segments of 512-d, 2 cores, see
+#: bench/results/ingest.json): both Milvus Lite and a Milvus 2.3 server wrote fastest at 1,024
+#: rows per call (Lite ~7% and the server ~30% faster than at 256; 64 was slowest, and 4,096
+#: slower again). A call of 1,024 such rows is ~2.5 MB, far below a server's 64 MB message limit.
+DEFAULT_BATCH_SIZE = 1024
+
+#: Fields a collection may be partitioned by (``ensure_collection(partition_key=...)``). Milvus
+#: hashes the field's value to pick one of ``num_partitions`` partitions, so a search filtered
+#: on that field (``video_id == "bikes"``) reads one partition instead of the whole collection.
+PARTITION_KEY_FIELDS = ("video_id", "scope", "option")
+#: Buckets for a partition key on a server (its default, 64, makes a small collection slow to
+#: create and load on 2 cores). Milvus Lite always uses its own fixed number.
+DEFAULT_NUM_PARTITIONS = 16
 
 #: Fail fast on an unreachable server: pymilvus would wait 10 s, which reads as a hung cell.
 CONNECT_TIMEOUT_SEC = 3.0
@@ -207,6 +223,139 @@ def _is_lock_error(exc: BaseException | None) -> bool:
     return isinstance(exc, DataDirLockedError)
 
 
+# --- What the connected Milvus can do ------------------------------------------------------
+
+#: Features some chapters use that not every Milvus has, with the first server release that has
+#: each. Milvus Lite 3.x has all of them. Older servers do not refuse every one of these:
+#: Milvus 2.3 silently ignores ``group_by_field`` and returns ungrouped hits, so asking first is
+#: the only way to know.
+FEATURES: dict[str, tuple[tuple[int, int, int], str]] = {
+    "hybrid_search": ((2, 4, 0), "multi-vector hybrid search (several ANN requests fused by a ranker)"),
+    "group_by": ((2, 4, 0), "grouping search (group_by_field: at most N hits per video)"),
+    "bm25": ((2, 5, 0), "BM25 full-text search (a Function that turns text into sparse vectors)"),
+    "text_match": ((2, 5, 0), "keyword filters with text_match()"),
+}
+
+#: Upserting into a collection with a partition key routes rows by the wrong field on servers
+#: before 2.4 (milvus-io/milvus#30607, fixed after 2.3.5): rows land in the wrong partition and
+#: a search filtered on the key misses them. Below this version we delete and insert instead.
+_PARTITION_KEY_UPSERT_FIXED = (2, 4, 0)
+
+_LITE_VERSION = re.compile(r"milvus[_-]lite\D*(\d+)\.(\d+)\.(\d+)", re.I)
+_VERSION = re.compile(r"(\d+)\.(\d+)(?:\.(\d+))?")
+
+
+@dataclass(frozen=True)
+class ServerInfo:
+    """Which Milvus a client talks to, and which optional features it has."""
+
+    #: ``"lite"`` (Milvus Lite, in this process or behind ``milvus-lite server``) or ``"server"``
+    kind: str
+    #: (major, minor, patch); (0, 0, 0) when the server did not say
+    version: tuple[int, int, int]
+    #: the version string exactly as the server reported it
+    reported: str
+    #: feature name (see FEATURES) -> available
+    features: Mapping[str, bool] = field(default_factory=dict)
+    #: feature name -> why it is missing, in words a learner can act on
+    missing: Mapping[str, str] = field(default_factory=dict)
+    #: things that work differently here, and what the helpers do about them
+    caveats: tuple[str, ...] = ()
+
+    @property
+    def label(self) -> str:
+        version = ".".join(map(str, self.version))
+        return f"Milvus Lite {version}" if self.kind == "lite" else f"Milvus {version} (server)"
+
+    @property
+    def partition_key_upsert_works(self) -> bool:
+        return self.kind == "lite" or self.version >= _PARTITION_KEY_UPSERT_FIXED
+
+
+#: One version call per client: the answer cannot change while a client is connected.
+_SERVER_INFO: weakref.WeakKeyDictionary[MilvusClient, ServerInfo] = weakref.WeakKeyDictionary()
+
+
+def server_info(client: MilvusClient) -> ServerInfo:
+    """Which Milvus ``client`` is connected to (Lite or a server, and its version), with the
+    optional features it has and why the others are missing."""
+    known = _SERVER_INFO.get(client)
+    if known is None:
+        with _milvus_errors("read the server version"):
+            reported = str(client.get_server_version())
+        known = describe_version(reported)
+        _SERVER_INFO[client] = known
+    return known
+
+
+def describe_version(reported: str) -> ServerInfo:
+    """A ``ServerInfo`` for a version string as Milvus reports it (``get_server_version``).
+
+    Milvus Lite 3 says ``milvus_lite-3.2.2``. The ``milvus`` pip package's embedded server says
+    ``v2.3.5-lite``, but it is a full Milvus 2.3 standalone (it really builds IVF_PQ, and lacks
+    2.4's features), so only the ``milvus_lite`` spelling counts as Lite.
+    """
+    lite = _LITE_VERSION.search(reported)
+    match = lite or _VERSION.search(reported)
+    version = (
+        (int(match.group(1)), int(match.group(2)), int(match.group(3) or 0)) if match else (0, 0, 0)
+    )
+    kind = "lite" if lite else "server"
+    features: dict[str, bool] = {}
+    missing: dict[str, str] = {}
+    for name, (since, what) in FEATURES.items():
+        has = kind == "lite" or version >= since
+        features[name] = has
+        if not has:
+            shown = ".".join(map(str, version)) if match else f"an unknown version ({reported!r})"
+            missing[name] = (
+                f"{what} arrived in Milvus {since[0]}.{since[1]}; this server is {shown}"
+            )
+    caveats = []
+    if kind == "lite":
+        caveats.append(
+            "group_by: Milvus Lite fetches too few candidates before grouping, so it can return "
+            "fewer groups than asked for; ask for more, or group the hits in Python."
+        )
+        caveats.append(
+            "index types: Lite builds only "
+            + ", ".join(sorted(LITE_INDEX_TYPES))
+            + "; ensure_collection refuses the others."
+        )
+    elif version < _PARTITION_KEY_UPSERT_FIXED:
+        caveats.append(
+            "partition key: this server's upsert puts rows in the wrong partition "
+            "(milvus-io/milvus#30607); upsert_segments deletes and inserts instead."
+        )
+        if not features["group_by"]:
+            caveats.append("group_by: this server silently ignores group_by_field.")
+    return ServerInfo(kind, version, reported, features, missing, tuple(caveats))
+
+
+def features(client: MilvusClient) -> dict[str, bool]:
+    """Feature name -> whether the connected Milvus has it (see FEATURES)."""
+    return dict(server_info(client).features)
+
+
+def require_feature(client: MilvusClient, feature: str) -> None:
+    """Raise a StoreError that says what to do when the connected Milvus lacks ``feature``.
+
+    Call it before using a feature that an older server would reject with an obscure error or,
+    worse, silently ignore.
+    """
+    if feature not in FEATURES:
+        raise StoreError(
+            f"Unknown feature {feature!r}: the course checks {', '.join(FEATURES)}."
+        )
+    info = server_info(client)
+    if not info.features[feature]:
+        raise StoreError(
+            f"{info.label} has no {FEATURES[feature][1]}: {info.missing[feature]}. Unset "
+            "MILVUS_URI to use Milvus Lite (which has it), or point MILVUS_URI at a Milvus "
+            f"{FEATURES[feature][0][0]}.{FEATURES[feature][0][1]} or newer server."
+        )
+
+
 # --- Collections --------------------------------------------------------------------------
 
 
@@ -218,15 +367,31 @@ def ensure_collection(
     reset: bool = False,
     index_type: str = DEFAULT_INDEX_TYPE,
     index_params: Mapping[str, Any] | None = None,
+    partition_key: str | None = None,
+    num_partitions: int = DEFAULT_NUM_PARTITIONS,
 ) -> None:
     """Make sure ``name`` exists with the course schema for ``dimension``-d vectors, loaded.
 
     Idempotent, so a notebook can call it at the top of every run. An existing collection that
     does not fit (another dimension: vectors from another model) is never changed unless
     ``reset=True``, because dropping it would silently delete someone's embeddings.
+
+    ``partition_key`` (off by default, so existing collections keep their schema) names one of
+    PARTITION_KEY_FIELDS, usually ``"video_id"``: Milvus then spreads rows over
+    ``num_partitions`` partitions by that field, and a search filtered on it reads only the
+    matching partition. It is fixed when the collection is created.
     """
     if not isinstance(dimension, int) or isinstance(dimension, bool) or dimension <= 0:
         raise StoreError(f"The vector dimension must be a positive whole number, not {dimension!r}")
+    if partition_key is not None and partition_key not in PARTITION_KEY_FIELDS:
+        raise StoreError(
+            f"partition_key={partition_key!r} is not a field a course collection can be "
+            f"partitioned by: use one of {', '.join(PARTITION_KEY_FIELDS)}, or None."
+        )
+    if not isinstance(num_partitions, int) or isinstance(num_partitions, bool) or not (
+        1 <= num_partitions <= 1024
+    ):
+        raise StoreError(f"num_partitions must be a whole number from 1 to 1024, not {num_partitions!r}.")
     index_type = index_type.upper()
     with _milvus_errors(f"prepare collection {name!r}"):
         if index_type not in LITE_INDEX_TYPES and _is_lite(client):
@@ -241,33 +406,45 @@ def ensure_collection(
                 client.drop_collection(name)
                 logger.info("Dropped collection %r (reset=True)", name)
             else:
-                _check_fits(client, name, dimension)
+                _check_fits(client, name, dimension, partition_key)
                 _ensure_index(client, name, index_type, index_params)
                 client.load_collection(name)
                 return
+        extra: dict[str, Any] = {}
+        if partition_key is not None:
+            extra["num_partitions"] = num_partitions
         client.create_collection(
-            name, schema=_schema(client, dimension), consistency_level=CONSISTENCY_LEVEL
+            name,
+            schema=_schema(client, dimension, partition_key),
+            consistency_level=CONSISTENCY_LEVEL,
+            **extra,
         )
         # Not through create_collection(index_params=...): that waits for the index build by
         # polling every 0.5 s (and, on Lite, trips over a timestamp call Lite lacks). A new
         # collection is empty, so there is nothing to wait for; load makes it searchable.
         client.create_index(name, _index(client, index_type, index_params), sync=False)
         client.load_collection(name)
-    logger.info("Created collection %r (%d-d, %s/%s)", name, dimension, index_type, METRIC_TYPE)
+    logger.info(
+        "Created collection %r (%d-d, %s/%s, partition key %s)",
+        name, dimension, index_type, METRIC_TYPE, partition_key,
+    )
 
 
-def _schema(client: MilvusClient, dimension: int):
+def _schema(client: MilvusClient, dimension: int, partition_key: str | None = None):
     # Explicit, with no dynamic field: a typo in a field name fails loudly instead of being
     # stored as an invisible extra key. The id is ours (see segment_id), not auto_id, so that
     # upserting the same segment twice overwrites one row.
     schema = client.create_schema(auto_id=False, enable_dynamic_field=False)
+    def key(field_name: str) -> dict[str, bool]:
+        return {"is_partition_key": True} if field_name == partition_key else {}
+
     schema.add_field("id", DataType.VARCHAR, is_primary=True, max_length=_MAX_ID)
     schema.add_field("vector", DataType.FLOAT_VECTOR, dim=dimension)
-    schema.add_field("video_id", DataType.VARCHAR, max_length=_MAX_VIDEO_ID)
+    schema.add_field("video_id", DataType.VARCHAR, max_length=_MAX_VIDEO_ID, **key("video_id"))
     schema.add_field("start_sec", DataType.FLOAT)
     schema.add_field("end_sec", DataType.FLOAT)
-    schema.add_field("scope", DataType.VARCHAR, max_length=_MAX_SHORT)
-    schema.add_field("option", DataType.VARCHAR, max_length=_MAX_SHORT)
+    schema.add_field("scope", DataType.VARCHAR, max_length=_MAX_SHORT, **key("scope"))
+    schema.add_field("option", DataType.VARCHAR, max_length=_MAX_SHORT, **key("option"))
     schema.add_field("title", DataType.VARCHAR, max_length=_MAX_TITLE)
     return schema
 
@@ -281,6 +458,56 @@ def default_index_params(
     return _index(client, index_type.upper(), params)
 
 
+#: Build parameters filled in when a caller gives none: a Milvus 2.3 server refuses HNSW
+#: without efConstruction, and Lite and newer servers pick their own defaults, so the same call
+#: would build different indexes on different backends. M=16/efConstruction=200 and nlist ~
+#: 4*sqrt(rows) reached recall@10 >= 0.97 on video-like vectors in bench/search.py.
+INDEX_BUILD_DEFAULTS: dict[str, dict[str, int]] = {
+    "HNSW": {"M": 16, "efConstruction": 200},
+    "HNSW_SQ": {"M": 16, "efConstruction": 200},
+    "IVF_FLAT": {"nlist": 128},
+    "IVF_SQ8": {"nlist": 128},
+}
+
+
+#: Up to this many rows, exact search (FLAT) is the default: every answer is the true nearest
+#: neighbour and Milvus Lite still answers one query in tens of milliseconds (bench/search.py,
+#: 512-d, 2 cores: FLAT ~16 ms at 10,000 segments and ~270 ms at 100,000; HNSW ~6 and ~45 ms).
+FLAT_MAX_ROWS = 20_000
+
+
+@dataclass(frozen=True)
+class IndexChoice:
+    """An index for a collection of a given size: what to pass to ``ensure_collection`` and to
+    ``search``/``search_many``, and why."""
+
+    index_type: str
+    index_params: Mapping[str, Any]
+    search_params: Mapping[str, Any]
+    reason: str
+
+
+def recommended_index(expected_rows: int) -> IndexChoice:
+    """The index the course's measurements suggest for about ``expected_rows`` segments.
+
+    ``ensure_collection(..., index_type=c.index_type, index_params=c.index_params)`` then
+    ``search(..., search_params=c.search_params)``.
+    """
+    if not isinstance(expected_rows, int) or expected_rows < 0:
+        raise StoreError(f"expected_rows must be a whole number of rows, not {expected_rows!r}.")
+    if expected_rows <= FLAT_MAX_ROWS:
+        return IndexChoice(
+            "FLAT", {}, {},
+            f"up to {FLAT_MAX_ROWS:,} segments exact search is fast enough, and exact",
+        )
+    return IndexChoice(
+        "HNSW", {"M": 16, "efConstruction": 200}, {"params": {"ef": 256}},
+        f"above {FLAT_MAX_ROWS:,} segments exact search slows down in proportion to the rows; at "
+        "100,000 video-like segments HNSW answered 5x (Lite) to 6x (server) faster than FLAT, "
+        "and ef=256 kept recall@10 at 0.99 or more where ef=64 dropped to 0.95 on a server",
+    )
+
+
 def _index(client: MilvusClient, index_type: str, params: Mapping[str, Any] | None):
     index = client.prepare_index_params()
     index.add_index(
@@ -288,12 +515,14 @@ def _index(client: MilvusClient, index_type: str, params: Mapping[str, Any] | No
         index_name="vector",
         index_type=index_type,
         metric_type=METRIC_TYPE,
-        params=dict(params or {}),
+        params={**INDEX_BUILD_DEFAULTS.get(index_type, {}), **dict(params or {})},
     )
     return index
 
 
-def _check_fits(client: MilvusClient, name: str, dimension: int) -> None:
+def _check_fits(
+    client: MilvusClient, name: str, dimension: int, partition_key: str | None = None
+) -> None:
     fields = {f["name"]: f for f in client.describe_collection(name)["fields"]}
     vector = fields.get("vector")
     if vector is not None and vector["type"] == DataType.FLOAT_VECTOR:
@@ -316,6 +545,15 @@ def _check_fits(client: MilvusClient, name: str, dimension: int) -> None:
             f"Collection {name!r} exists but was not made by this course (fields that differ: "
             f"{', '.join(wrong) or 'the primary key'}). Pass reset=True to drop it and start "
             "again (its rows are deleted), or use another collection name."
+        )
+    existing_key = _partition_key_of(fields.values())
+    if partition_key is not None and existing_key != partition_key:
+        raise StoreError(
+            f"Collection {name!r} exists "
+            + (f"with partition key {existing_key!r}" if existing_key else "without a partition key")
+            + f", but you asked for partition_key={partition_key!r}. A partition key is fixed when "
+            "a collection is created: pass reset=True to drop it and create it again (its rows "
+            "are deleted), or use another collection name."
         )
     for index_name in client.list_indexes(name, field_name="vector"):
         metric = client.describe_index(name, index_name).get("metric_type")
@@ -345,11 +583,21 @@ def _ensure_index(
         )
 
 
+def _partition_key_of(fields: Iterable[Mapping[str, Any]]) -> str | None:
+    return next((f["name"] for f in fields if f.get("is_partition_key")), None)
+
+
+def partition_key_of(client: MilvusClient, name: str) -> str | None:
+    """The field ``name`` is partitioned by, or None."""
+    with _milvus_errors(f"describe collection {name!r}"):
+        return _partition_key_of(client.describe_collection(name)["fields"])
+
+
 def _is_lite(client: MilvusClient) -> bool:
     # The server version, not the URI: `milvus-lite server` behind http:// is Lite too.
     if client in _LITE_STORES:
         return True
-    return "lite" in str(client.get_server_version()).lower()
+    return server_info(client).kind == "lite"
 
 
 def _ready(client: MilvusClient, name: str) -> int:
@@ -400,7 +648,11 @@ def segment_id(segment: Segment) -> str:
 
 
 def upsert_segments(
-    client: MilvusClient, name: str, segments: Iterable[Segment], *, batch_size: int = 256
+    client: MilvusClient,
+    name: str,
+    segments: Iterable[Segment],
+    *,
+    batch_size: int = DEFAULT_BATCH_SIZE,
 ) -> int:
     """Write ``segments`` (L2-normalised) and return how many rows were written.
 
@@ -423,13 +675,32 @@ def upsert_segments(
         if len(unique) < len(segments):
             logger.info("Skipped %d repeated segments (same id)", len(segments) - len(unique))
         rows = _rows(unique, segments, vectors)
+        write = _writer(client, name)
         written = 0
         for start in range(0, len(rows), batch_size):
-            batch = rows[start : start + batch_size]
-            result = client.upsert(name, batch)
-            written += int(result.get("upsert_count", len(batch)))
+            written += write(rows[start : start + batch_size])
     logger.info("Upserted %d rows into %r", written, name)
     return written
+
+
+def _writer(client: MilvusClient, name: str):
+    """``client.upsert``, except where the server's upsert is known to misplace rows."""
+    key = _partition_key_of(client.describe_collection(name)["fields"])
+    if key is None or server_info(client).partition_key_upsert_works:
+
+        def upsert(batch: list[dict[str, Any]]) -> int:
+            return int(client.upsert(name, batch).get("upsert_count", len(batch)))
+
+        return upsert
+
+    def delete_then_insert(batch: list[dict[str, Any]]) -> int:
+        # What upsert does inside, but with the server's insert path, which routes rows by
+        # the partition key correctly. Deleting by id reaches every partition.
+        client.delete(name, ids=[row["id"] for row in batch])
+        return int(client.insert(name, batch).get("insert_count", len(batch)))
+
+    logger.info("Collection %r: delete+insert instead of upsert (partition key on an old server)", name)
+    return delete_then_insert
 
 
 def _validate(segments: Sequence[Segment], dimension: int, name: str) -> np.ndarray:

@@ -1,13 +1,16 @@
-"""The Milvus seam, against real Milvus Lite stores under tmp_path (no server needed).
+"""The Milvus seam, against real Milvus Lite stores under tmp_path (no server needed), and also
+against a Milvus server when ``MILVUS_URI`` names one (CI starts Milvus 2.3.5 for that run:
+`scripts/milvus_server.py run`).
 
 Opening a Lite store costs a fraction of a second, so tests that only need their own
-collection share one store (``client``); tests about opening, reopening and locking a store
-get a folder of their own.
+collection share one store (``client``, parametrised over the backends); tests about opening,
+reopening and locking a Lite store get a folder of their own.
 """
 
 from __future__ import annotations
 
 import math
+import os
 import re
 import socket
 import subprocess
@@ -25,20 +28,35 @@ from helpers.segments import Segment
 
 REPO = Path(__file__).resolve().parents[1]
 DIM = 16
+#: A Milvus server to run the shared-store tests against as well (CI's server run sets it).
+SERVER_URI = (os.environ.get("MILVUS_URI") or "").strip()
+BACKENDS = ["lite"] + (["server"] if SERVER_URI.lower().startswith(("http://", "https://")) else [])
 
 
-@pytest.fixture(scope="module")
-def client(tmp_path_factory):
-    path = tmp_path_factory.mktemp("shared") / ".stores" / "shared.db"
-    milvus = store.connect(path)
+@pytest.fixture(scope="module", params=BACKENDS)
+def client(request, tmp_path_factory):
+    if request.param == "server":
+        milvus = store.connect(SERVER_URI, os.environ.get("MILVUS_TOKEN") or None)
+    else:
+        milvus = store.connect(tmp_path_factory.mktemp("shared") / ".stores" / "shared.db")
     yield milvus
     store.close(milvus)
 
 
 @pytest.fixture
-def name(request) -> str:
-    """A collection of its own for each test in the shared store."""
-    return "t_" + re.sub(r"\W", "_", request.node.name)[:200]
+def on_server(client) -> bool:
+    return store.server_info(client).kind == "server"
+
+
+@pytest.fixture
+def name(request, client) -> str:
+    """A collection of its own for each test, new each time (a server outlives one test run)."""
+    collection = "t_" + re.sub(r"\W", "_", request.node.name)[:200]
+    if client.has_collection(collection):
+        client.drop_collection(collection)
+    yield collection
+    if client.has_collection(collection):
+        client.drop_collection(collection)
 
 
 def make_segments(n_videos: int = 3, n_clips: int = 4, dim: int = DIM, seed: int = 0):
@@ -255,7 +273,9 @@ def test_foreign_schema_is_refused(client, name):
 
 
 @pytest.mark.parametrize("index_type", ["IVF_PQ", "DISKANN", "SCANN", "HNSW_PQ"])
-def test_lite_refuses_index_types_it_would_ignore(client, name, index_type):
+def test_lite_refuses_index_types_it_would_ignore(client, name, index_type, on_server):
+    if on_server:
+        pytest.skip("a server builds these index types (tests/test_server.py checks IVF_PQ)")
     with pytest.raises(StoreError, match=f"does not build {index_type}.*brute force"):
         store.ensure_collection(client, name, DIM, index_type=index_type)
     assert not client.has_collection(name)
@@ -404,3 +424,179 @@ def test_milvus_lite_server_over_http(tmp_path):
     finally:
         server.terminate()
         server.wait(timeout=30)
+
+
+# --- which Milvus is this, and what can it do ----------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "reported, kind, version, has",
+    [
+        ("milvus_lite-3.2.2", "lite", (3, 2, 2), {"hybrid_search", "group_by", "bm25", "text_match"}),
+        # The `milvus` pip package's server says "-lite" but is a full Milvus 2.3 standalone.
+        ("v2.3.5-lite", "server", (2, 3, 5), set()),
+        ("v2.4.13", "server", (2, 4, 13), {"hybrid_search", "group_by"}),
+        ("2.5.4", "server", (2, 5, 4), {"hybrid_search", "group_by", "bm25", "text_match"}),
+        ("Zilliz Cloud (compatible with Milvus 2.5)", "server", (2, 5, 0),
+         {"hybrid_search", "group_by", "bm25", "text_match"}),
+        ("unknown", "server", (0, 0, 0), set()),
+    ],
+)
+def test_describe_version(reported, kind, version, has):
+    info = store.describe_version(reported)
+    assert (info.kind, info.version, info.reported) == (kind, version, reported)
+    assert {f for f, ok in info.features.items() if ok} == has
+    assert set(info.missing) == set(store.FEATURES) - has
+    for feature, why in info.missing.items():
+        since = store.FEATURES[feature][0]
+        assert f"arrived in Milvus {since[0]}.{since[1]}" in why
+    assert info.partition_key_upsert_works == (kind == "lite" or version >= (2, 4, 0))
+
+
+class _VersionOnly:
+    """A client that only answers the version call: enough to exercise require_feature's path."""
+
+    def __init__(self, reported: str) -> None:
+        self.reported = reported
+        self.calls = 0
+
+    def get_server_version(self) -> str:
+        self.calls += 1
+        return self.reported
+
+
+def test_require_feature_names_the_version_and_the_way_out():
+    old = _VersionOnly("v2.3.5-lite")
+    with pytest.raises(StoreError) as error:
+        store.require_feature(old, "bm25")
+    message = str(error.value)
+    print(message)
+    assert "Milvus 2.3.5 (server) has no BM25" in message
+    assert "arrived in Milvus 2.5" in message and "unset" in message.lower()
+    with pytest.raises(StoreError, match="group_by_field.*Milvus 2.4"):
+        store.require_feature(old, "group_by")
+    with pytest.raises(StoreError, match="Unknown feature 'graph'"):
+        store.require_feature(old, "graph")
+    assert old.calls == 1  # asked once per client
+    store.require_feature(_VersionOnly("v2.5.1"), "text_match")  # present: no error
+
+
+def test_server_info_of_the_connected_milvus(client):
+    info = store.server_info(client)
+    assert info == store.describe_version(client.get_server_version())
+    assert store.features(client) == dict(info.features)
+    if info.kind == "lite":
+        assert all(info.features.values()) and info.label.startswith("Milvus Lite 3.")
+    print(info.label, dict(info.features), info.caveats)
+
+
+# --- partition key ------------------------------------------------------------------------
+
+
+def test_partition_key_routes_filtered_search(client, name):
+    store.ensure_collection(client, name, DIM, partition_key="video_id", num_partitions=4)
+    assert store.partition_key_of(client, name) == "video_id"
+    segments = make_segments(n_videos=5, n_clips=4)
+    assert store.upsert_segments(client, name, segments) == len(segments)
+    # Again, with new vectors: still one row per segment, and every row in its video's partition
+    # (a 2.3 server's own upsert would misplace them: store deletes and inserts there).
+    again = [replace(s, vector=tuple(-np.array(s.vector))) for s in segments]
+    store.upsert_segments(client, name, again, batch_size=7)
+    assert store.count(client, name) == len(segments)
+    for v in range(5):
+        video = f"video{v}"
+        assert store.count(client, name, filter=f'video_id == "{video}"') == 5
+        hits = store.search(client, name, again[5 * v + 1].vector, limit=10,
+                            filter=f'video_id == "{video}"')
+        assert len(hits) == 4 and {h.video_id for h in hits} == {video}
+        assert (hits[0].start_sec, hits[0].score) == (6.0, pytest.approx(1.0, abs=1e-5))
+    store.ensure_collection(client, name, DIM)  # without asking: the key stays
+    store.ensure_collection(client, name, DIM, partition_key="video_id")
+    with pytest.raises(StoreError, match="partition key 'video_id'.*partition_key='scope'.*reset=True"):
+        store.ensure_collection(client, name, DIM, partition_key="scope")
+
+
+def test_partition_key_is_opt_in_and_checked(client, name):
+    store.ensure_collection(client, name, DIM)
+    assert store.partition_key_of(client, name) is None
+    with pytest.raises(StoreError, match="without a partition key.*reset=True"):
+        store.ensure_collection(client, name, DIM, partition_key="video_id")
+    with pytest.raises(StoreError, match="'title' is not a field.*video_id, scope, option"):
+        store.ensure_collection(client, name, DIM, partition_key="title")
+    with pytest.raises(StoreError, match="num_partitions"):
+        store.ensure_collection(client, name + "_x", DIM, partition_key="video_id", num_partitions=0)
+    store.ensure_collection(client, name, DIM, reset=True, partition_key="scope")
+    assert store.partition_key_of(client, name) == "scope"
+
+
+# --- the optional features, where the connected Milvus has them -----------------------------
+
+
+def _skip_unless(client, feature):
+    info = store.server_info(client)
+    if not info.features[feature]:
+        pytest.skip(f"{info.label}: {info.missing[feature]}")
+
+
+def test_feature_group_by(client, name):
+    _skip_unless(client, "group_by")
+    store.ensure_collection(client, name, DIM)
+    segments = make_segments(n_videos=3, n_clips=4)
+    store.upsert_segments(client, name, segments)
+    hits = client.search(name, data=[list(segments[0].vector)], anns_field="vector", limit=3,
+                         group_by_field="video_id", output_fields=["video_id"],
+                         consistency_level="Strong")[0]
+    videos = [h["entity"]["video_id"] for h in hits]
+    assert videos and len(videos) == len(set(videos)), videos  # at most one hit per video
+
+
+def test_feature_hybrid_search(client, name):
+    _skip_unless(client, "hybrid_search")
+    from pymilvus import AnnSearchRequest, RRFRanker
+
+    store.ensure_collection(client, name, DIM)
+    segments = make_segments()
+    store.upsert_segments(client, name, segments)
+    requests = [
+        AnnSearchRequest(data=[list(segments[i].vector)], anns_field="vector",
+                         param={"metric_type": "IP"}, limit=5, expr='scope == "clip"')
+        for i in (0, 6)
+    ]
+    hits = client.hybrid_search(name, requests, RRFRanker(), limit=4, output_fields=["video_id"])[0]
+    assert {h["entity"]["video_id"] for h in hits[:2]} == {"video0", "video1"}
+
+
+def _text_collection(client, name, *, bm25: bool):
+    from pymilvus import DataType, Function, FunctionType
+
+    schema = client.create_schema(auto_id=False, enable_dynamic_field=False)
+    schema.add_field("id", DataType.INT64, is_primary=True)
+    schema.add_field("text", DataType.VARCHAR, max_length=256, enable_analyzer=True,
+                     enable_match=True)
+    schema.add_field("dense", DataType.FLOAT_VECTOR, dim=2)
+    index = client.prepare_index_params()
+    index.add_index("dense", index_type="FLAT", metric_type="IP")
+    if bm25:
+        schema.add_field("sparse", DataType.SPARSE_FLOAT_VECTOR)
+        schema.add_function(Function(name="bm25", function_type=FunctionType.BM25,
+                                     input_field_names=["text"], output_field_names=["sparse"]))
+        index.add_index("sparse", index_type="SPARSE_INVERTED_INDEX", metric_type="BM25")
+    client.create_collection(name, schema=schema, index_params=index, consistency_level="Strong")
+    texts = ["a red bicycle on a street", "people walking on a lawn", "a tree in the wind"]
+    client.insert(name, [{"id": i, "text": t, "dense": [1.0, float(i)]} for i, t in enumerate(texts)])
+
+
+def test_feature_bm25(client, name):
+    _skip_unless(client, "bm25")
+    _text_collection(client, name, bm25=True)
+    hits = client.search(name, data=["bicycle street"], anns_field="sparse", limit=3,
+                         output_fields=["text"], consistency_level="Strong")[0]
+    assert hits and hits[0]["entity"]["text"] == "a red bicycle on a street"
+
+
+def test_feature_text_match(client, name):
+    _skip_unless(client, "text_match")
+    _text_collection(client, name, bm25=False)
+    rows = client.query(name, filter='text_match(text, "lawn")', output_fields=["text"],
+                        consistency_level="Strong")
+    assert [r["text"] for r in rows] == ["people walking on a lawn"]
