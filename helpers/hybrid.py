@@ -51,19 +51,6 @@ from helpers.segments import Hit, Segment
 
 logger = logging.getLogger(__name__)
 
-# The pieces of the Milvus seam this module builds on. They are private in store.py today;
-# the chapter's report asks for public names (segment_schema, segment_rows, hit_from_result,
-# milvus_errors, combine_filters, scope_filter, OUTPUT_FIELDS) so that nothing here depends
-# on another module's internals.
-_segment_schema = store._schema
-_validate_segments = store._validate
-_segment_rows = store._rows
-_hit_from_result = store._hit
-_milvus_errors = store._milvus_errors
-_combine_filters = store._combine
-_scope_filter = store._scope_filter
-_OUTPUT_FIELDS = list(store._SCALAR_FIELDS)
-
 # --- The choices, and why ---------------------------------------------------------------
 
 #: The field BM25 reads: the video's title and description. Every segment of a video carries
@@ -107,7 +94,7 @@ RANKERS = ("rrf", "weighted")
 
 #: Every field of a text collection and its type: the course's segment schema plus ours.
 _TEXT_SCHEMA_TYPES = {
-    **store._SCHEMA_TYPES,
+    **store.SCHEMA_TYPES,
     TEXT_FIELD: DataType.VARCHAR,
     SPARSE_FIELD: DataType.SPARSE_FLOAT_VECTOR,
     SOURCE_FIELD: DataType.VARCHAR,
@@ -246,7 +233,7 @@ def search_requests(
     the same field (``vector``), as the text's and the clip's vectors do here.
     """
     _check_candidates(candidates)
-    expression = _combine_filters(_scope_filter(scope), filter) or None
+    expression = store.combine_filters(store.scope_filter(scope), filter) or None
     requests = [
         AnnSearchRequest(
             data=[_unit(v, f"vectors[{i}]").astype(np.float32).tolist()],
@@ -307,7 +294,7 @@ def native_hybrid_search(
     else:
         fuser = WeightedRanker(*_route_weights(weights, len(requests)))
     store.require_feature(client, "hybrid_search")
-    with _milvus_errors(f"run a hybrid search on {name!r}"):
+    with store.milvus_errors(f"run a hybrid search on {name!r}"):
         dimension = _ready(client, name)
         for i, v in enumerate(vectors):
             if len(v) != dimension:
@@ -320,10 +307,10 @@ def native_hybrid_search(
             requests,
             fuser,
             limit=limit,
-            output_fields=_OUTPUT_FIELDS,
+            output_fields=list(store.OUTPUT_FIELDS),
             consistency_level=store.CONSISTENCY_LEVEL,
         )
-    return [_hit_from_result(hit) for hit in results[0]]
+    return [store.hit_from_result(hit) for hit in results[0]]
 
 
 def _route_weights(weights: Sequence[float] | None, routes: int) -> list[float]:
@@ -403,7 +390,7 @@ def ensure_text_collection(
     """
     if isinstance(dimension, bool) or not isinstance(dimension, int) or dimension <= 0:
         raise StoreError(f"The vector dimension must be a positive whole number, not {dimension!r}")
-    with _milvus_errors(f"prepare collection {name!r}"):
+    with store.milvus_errors(f"prepare collection {name!r}"):
         if client.has_collection(name):
             if not reset:
                 _check_text_fits(client, name, dimension)
@@ -413,7 +400,7 @@ def ensure_text_collection(
             logger.info("Dropped collection %r (reset=True)", name)
     # A server older than 2.5 would refuse the schema with an obscure message; say it plainly.
     store.require_feature(client, "bm25")
-    with _milvus_errors(f"create collection {name!r} with a BM25 function"):
+    with store.milvus_errors(f"create collection {name!r} with a BM25 function"):
         client.create_collection(
             name, schema=_text_schema(client, dimension), consistency_level=store.CONSISTENCY_LEVEL
         )
@@ -432,7 +419,7 @@ def ensure_text_collection(
 
 
 def _text_schema(client: MilvusClient, dimension: int):
-    schema = _segment_schema(client, dimension)
+    schema = store.segment_schema(client, dimension)
     schema.add_field(
         TEXT_FIELD,
         DataType.VARCHAR,
@@ -531,11 +518,11 @@ def upsert_with_text(
                     f"Video {video_id!r} has a {field} longer than {limit} bytes. Nothing was "
                     "written; shorten its catalog entry."
                 )
-    with _milvus_errors(f"write to collection {name!r}"):
+    with store.milvus_errors(f"write to collection {name!r}"):
         dimension = _ready(client, name)
-        vectors = _validate_segments(segments, dimension, name)
+        vectors = store.validate_segments(segments, dimension, name)
         unique = {store.segment_id(s): i for i, s in enumerate(segments)}  # last one wins
-        rows = _segment_rows(unique, segments, vectors)
+        rows = store.segment_rows(unique, segments, vectors)
         for row in rows:
             video = videos[row["video_id"]]
             row[TEXT_FIELD] = video_text(video)
@@ -575,8 +562,8 @@ def bm25_search(
     """
     text = _query_text(text)
     _check_limit(limit)
-    expression = _combine_filters(_scope_filter(scope), filter)
-    with _milvus_errors(f"run a full-text search on {name!r}"):
+    expression = store.combine_filters(store.scope_filter(scope), filter)
+    with store.milvus_errors(f"run a full-text search on {name!r}"):
         _ready(client, name)
         results = client.search(
             name,
@@ -584,11 +571,11 @@ def bm25_search(
             anns_field=SPARSE_FIELD,
             limit=limit,
             filter=expression,
-            output_fields=_OUTPUT_FIELDS,
+            output_fields=list(store.OUTPUT_FIELDS),
             search_params={"metric_type": "BM25"},
             consistency_level=store.CONSISTENCY_LEVEL,
         )
-    return [_hit_from_result(hit) for hit in results[0]]
+    return [store.hit_from_result(hit) for hit in results[0]]
 
 
 # --- (d) Metadata filters -----------------------------------------------------------------

@@ -9,7 +9,6 @@ Milvus only through ``helpers.store``.
 
 from __future__ import annotations
 
-import json
 import logging
 import math
 from collections.abc import Iterable, Sequence
@@ -237,7 +236,7 @@ def moments_in_video(
     if margin < 0:
         raise ValueError(f"margin must be zero or positive, not {margin}: it is how far below the best a segment may score.")
     # JSON string escapes are Milvus' string-literal escapes: a quote in an id cannot break out.
-    video_filter = f"video_id == {json.dumps(str(video_id))}"
+    video_filter = store.video_filter(video_id)
     n = store.count(client, name, filter=f'({video_filter}) and (scope == "clip")')
     if n == 0:
         raise ValueError(

@@ -999,3 +999,22 @@ def _reason(exc: BaseException) -> str:
     else:
         text = str(exc)
     return text.strip().rstrip(".")
+
+
+# --- Building blocks for other collection shapes ------------------------------------------
+# helpers.hybrid stores the same segments plus a BM25 text field; it builds on these rather
+# than repeating the schema, validation, row building and error translation.
+segment_schema = _schema
+validate_segments = _validate
+segment_rows = _rows
+hit_from_result = _hit
+milvus_errors = _milvus_errors
+combine_filters = _combine
+scope_filter = _scope_filter
+OUTPUT_FIELDS = _SCALAR_FIELDS
+SCHEMA_TYPES = _SCHEMA_TYPES
+
+
+def video_filter(video_id: str) -> str:
+    """The filter expression for one video's rows, with the id quoted safely."""
+    return f"video_id == {_literal(video_id)}"

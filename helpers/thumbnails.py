@@ -2,7 +2,7 @@
 
 Result tables, cluster maps and the search panel all show the frame a hit starts at. Decoding
 a frame costs a seek and a decode; doing it once per (video, second, width) and keeping the
-JPEG under ``.cache/thumbnails/`` (git-ignored) makes every later view free.
+JPEG under ``.cache/thumbnails/`` (git-ignored; ``COURSE_CACHE_DIR`` moves it) makes every later view free.
 """
 
 from __future__ import annotations
@@ -14,11 +14,9 @@ import os
 from pathlib import Path
 
 from .errors import VideoError
-from .settings import ROOT
+from .settings import load_settings
 
 log = logging.getLogger(__name__)
-
-DEFAULT_CACHE = ROOT / ".cache" / "thumbnails"
 #: how many frames this process decoded (a test proves a second request decodes nothing)
 extractions = 0
 
@@ -58,7 +56,8 @@ def thumbnail(video: str | os.PathLike, second: float, width: int = 160,
     video = Path(video)
     if not video.is_file():
         raise VideoError(f"No video at {video}: check the path (the catalog gives the course's own).")
-    cache = Path(cache_dir) if cache_dir is not None else DEFAULT_CACHE
+    # Under the course's cache folder (COURSE_CACHE_DIR moves it), beside the embedding cache.
+    cache = Path(cache_dir) if cache_dir is not None else load_settings().cache_dir / "thumbnails"
     target = cache / f"{video.stem}-{_key(video, second, width)}.jpg"
     if target.is_file() and target.stat().st_size > 0:
         return target

@@ -320,7 +320,7 @@ def make_search_panel(client, milvus, collection: str, catalog: Catalog, setting
     def search(text: str, k: int, video: str | None) -> list[Hit]:
         if text not in vectors:
             vectors[text] = embed_text(client, text)
-        where = f"video_id == {json.dumps(video)}" if video else None
+        where = store.video_filter(video) if video else None
         return store.search(milvus, collection, vectors[text], limit=k, scope=scope, filter=where)
 
     recorded = recorded_queries(settings.recordings_dir)
