@@ -6,12 +6,12 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-import av
 import httpx
 import numpy as np
 import pytest
 from twelvelabs import TwelveLabs
 
+from clips import write_clip
 from helpers import embed
 from helpers.embed import embed_clip, embed_text, embed_video
 from helpers.errors import EmbeddingError, VideoError
@@ -19,16 +19,10 @@ from helpers.media import check_video, player_html
 
 
 def _make_video(path: Path, seconds: float, width: int = 480, height: int = 360, fps: int = 10) -> Path:
-    with av.open(str(path), "w") as container:
-        stream = container.add_stream("libx264", rate=fps)
-        stream.width, stream.height, stream.pix_fmt = width, height, "yuv420p"
-        for i in range(int(seconds * fps)):
-            frame = np.full((height, width, 3), (i * 7) % 255, dtype=np.uint8)
-            for packet in stream.encode(av.VideoFrame.from_ndarray(frame, format="rgb24")):
-                container.mux(packet)
-        for packet in stream.encode():
-            container.mux(packet)
-    return path
+    def paint(i, img):
+        img[:] = (i * 7) % 255
+
+    return write_clip(path, int(seconds * fps), (width, height), fps, paint)
 
 
 @pytest.fixture(scope="module")

@@ -11,10 +11,8 @@ import hashlib
 import json
 import math
 import socket
-from fractions import Fraction
 from pathlib import Path
 
-import av
 import httpx
 import numpy as np
 import pytest
@@ -34,6 +32,7 @@ from twelvelabs.types import (
     VideoSegmentationFixedFixed,
 )
 
+from clips import write_clip
 from helpers.errors import ConfigError
 from helpers.transports import local
 from helpers.transports.local import SOURCE, LocalTransport
@@ -46,27 +45,19 @@ BASE = "https://api.twelvelabs.io/v1.3"
 
 def make_video(path: Path, seconds: float, width: int, height: int, fps: int = 10) -> Path:
     """A small H.264 clip with three scenes (a red, a blue and a striped green stretch)."""
-    with av.open(str(path), "w") as container:
-        stream = container.add_stream("libx264", rate=fps)
-        stream.width, stream.height, stream.pix_fmt = width, height, "yuv420p"
-        for i in range(int(seconds * fps)):
-            t = i / fps
-            img = np.zeros((height, width, 3), np.uint8)
-            if t < 2:
-                img[:] = (200, 30, 30)
-                img[height // 4 : height // 2, width // 4 : width // 2] = 255
-            elif t < 4:
-                img[:] = (20, 40, 210)
-            else:
-                img[:] = (30, 170, 60)
-                img[:, ::16] = 0
-            frame = av.VideoFrame.from_ndarray(img, format="rgb24")
-            frame.pts, frame.time_base = i, Fraction(1, fps)
-            for packet in stream.encode(frame):
-                container.mux(packet)
-        for packet in stream.encode():
-            container.mux(packet)
-    return path
+
+    def paint(i, img):
+        t = i / fps
+        if t < 2:
+            img[:] = (200, 30, 30)
+            img[height // 4 : height // 2, width // 4 : width // 2] = 255
+        elif t < 4:
+            img[:] = (20, 40, 210)
+        else:
+            img[:] = (30, 170, 60)
+            img[:, ::16] = 0
+
+    return write_clip(path, int(seconds * fps), (width, height), fps, paint)
 
 
 @pytest.fixture(scope="module")

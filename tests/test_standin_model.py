@@ -9,14 +9,13 @@ from __future__ import annotations
 import importlib.util
 import subprocess
 import sys
-from fractions import Fraction
 from pathlib import Path
 
-import av
 import numpy as np
 import pytest
 
 from helpers.errors import VideoError
+from clips import write_clip
 from helpers.standin import model as standin_model
 from helpers.standin import video as standin_video
 
@@ -30,19 +29,11 @@ def needs_model():
 
 def gray_clip(path: Path, frames: int = 30, fps: int = 10, size=(320, 240)) -> Path:
     """Frame i is a flat grey of level 8*i: a sampled frame's colour tells which frame it is."""
-    with av.open(str(path), "w") as container:
-        stream = container.add_stream("libx264", rate=fps)
-        stream.width, stream.height, stream.pix_fmt = size[0], size[1], "yuv420p"
-        stream.options = {"crf": "0"}
-        for i in range(frames):
-            img = np.full((size[1], size[0], 3), 8 * i, np.uint8)
-            frame = av.VideoFrame.from_ndarray(img, format="rgb24")
-            frame.pts, frame.time_base = i, Fraction(1, fps)
-            for packet in stream.encode(frame):
-                container.mux(packet)
-        for packet in stream.encode():
-            container.mux(packet)
-    return path
+
+    def paint(i, img):
+        img[:] = 8 * i
+
+    return write_clip(path, frames, size, fps, paint, lossless=True)
 
 
 def frame_index(img: np.ndarray) -> int:
