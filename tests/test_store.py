@@ -405,6 +405,9 @@ def test_milvus_lite_server_over_http(tmp_path):
         while True:
             try:
                 client = store.connect(f"http://127.0.0.1:{port}", timeout=1)
+                # Ready means a real round trip: under load the port can accept a connection
+                # before the server answers calls (seen once in CI as "connection refused").
+                store.server_info(client)
                 break
             except StoreError:
                 if time.monotonic() > deadline or server.poll() is not None:
