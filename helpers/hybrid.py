@@ -483,9 +483,7 @@ def _ready(client: MilvusClient, name: str) -> int:
             f"Collection {name!r} has no BM25 field {SPARSE_FIELD!r}: it is a plain segment "
             "collection. Use hybrid.ensure_text_collection(...) to make a text collection."
         )
-    state = client.get_load_state(name).get("state")
-    if getattr(state, "name", str(state)) != "Loaded":
-        client.load_collection(name)
+    store.ensure_loaded(client, name)
     return int(fields["vector"]["params"]["dim"])
 
 

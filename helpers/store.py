@@ -615,10 +615,15 @@ def _ready(client: MilvusClient, name: str) -> int:
             f"Collection {name!r} has no 'vector' field: it was not made by this course. Use "
             "another collection name, or store.ensure_collection(..., reset=True) to replace it."
         )
+    ensure_loaded(client, name)
+    return int(vector["params"]["dim"])
+
+
+def ensure_loaded(client: MilvusClient, name: str) -> None:
+    """Load ``name`` if it is released (as every collection is in a reopened Lite store)."""
     state = client.get_load_state(name).get("state")
     if getattr(state, "name", str(state)) != "Loaded":
         client.load_collection(name)
-    return int(vector["params"]["dim"])
 
 
 def _count_or_unknown(client: MilvusClient, name: str) -> str:
