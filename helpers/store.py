@@ -163,6 +163,9 @@ def _connect_server(uri: str, token: str | None, timeout: float) -> MilvusClient
     with _quiet():
         try:
             client = MilvusClient(uri=uri, token=token or "", timeout=timeout)
+            # A real round trip: pymilvus may hand back a pooled channel for an address whose
+            # server has gone, and "connected" must mean the server answers.
+            client.get_server_version(timeout=timeout)
         except (MilvusException, grpc.RpcError) as exc:
             timed_out = time.monotonic() - start >= 0.9 * timeout
             detail = f"no answer within {timeout:g} s" if timed_out else _reason(exc)
