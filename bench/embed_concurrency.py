@@ -70,7 +70,7 @@ def make_video(path: Path, seed: int, seconds: float = 4.5, side: int = 360, fps
 
 
 def client_with_delay(delay: float) -> TwelveLabs:
-    from helpers.transports.local import LocalTransport
+    from coursekit.transports.local import LocalTransport
 
     transport = DelayedTransport(LocalTransport(), delay)
     return TwelveLabs(api_key=NO_KEY, httpx_client=httpx.Client(transport=transport, timeout=120))

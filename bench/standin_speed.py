@@ -29,8 +29,8 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from helpers.standin import model as standin_model  # noqa: E402
-from helpers.standin import video as standin_video  # noqa: E402
+from coursekit.standin import model as standin_model  # noqa: E402
+from coursekit.standin import video as standin_video  # noqa: E402
 
 
 def rate(fn, units_per_call: int, seconds: float) -> float:
@@ -89,7 +89,7 @@ def main() -> None:
         VideoSegmentationFixedFixed,
     )
 
-    from helpers.transports import local
+    from coursekit.transports import local
 
     clip = find_clip()
     info = standin_video.probe(clip)

@@ -23,8 +23,8 @@ from . import logs
 from .cache import EmbeddingCache
 from .retry import DEFAULT_POLICY, RetryPolicy
 from .settings import Settings, load_settings, resolve_api_key
-from .transports.record import LIVE_SOURCE, RecordingTransport
-from .transports.replay import ReplayTransport
+from coursekit.transports.record import LIVE_SOURCE, RecordingTransport
+from coursekit.transports.replay import ReplayTransport
 
 log = logging.getLogger(__name__)
 
@@ -35,7 +35,7 @@ NO_KEY = "no-key-needed-offline"
 TIMEOUT = httpx.Timeout(120.0, connect=10.0)
 # Seconds between polls of the real API; replay and the stand-in answer at once, so 0 there.
 LIVE_POLL_SECONDS = 5.0
-# What the stand-in's answers say about themselves (helpers.transports.local.SOURCE), written
+# What the stand-in's answers say about themselves (coursekit.transports.local.SOURCE), written
 # out here so that asking for a label does not import the stand-in and its video decoder.
 STANDIN_SOURCE = "local stand-in: ConSE EfficientNet-Lite0 + all-MiniLM-L6-v2"
 
@@ -68,7 +68,7 @@ def client_info(client: TwelveLabs) -> ClientInfo | None:
 
 def _local_transport() -> httpx.BaseTransport:
     try:
-        from .transports.local import LocalTransport
+        from coursekit.transports.local import LocalTransport
     except ImportError as err:  # torch and friends are an optional extra
         from .errors import ConfigError
 

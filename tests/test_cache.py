@@ -16,7 +16,7 @@ from helpers.client import STANDIN_SOURCE, client_info, make_client, vector_sour
 from helpers.embed import embed_clip, embed_text, embed_video, embed_video_result, embed_videos
 from helpers.media import load_catalog
 from helpers.settings import load_settings
-from helpers.transports.faults import FakeClock, FakeEmbedAPI
+from faults import FakeClock, FakeEmbedAPI
 
 ROOT = Path(__file__).resolve().parents[1]
 VIDEO = ROOT / "data" / "videos" / "bikes.mp4"
@@ -102,7 +102,7 @@ def test_the_sources_follow_the_mode(tmp_path):
 
 
 def test_the_stand_in_label_matches_the_stand_ins_own():
-    from helpers.transports.local import SOURCE
+    from coursekit.transports.local import SOURCE
 
     assert STANDIN_SOURCE == SOURCE
 

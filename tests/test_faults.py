@@ -15,7 +15,7 @@ from helpers.embed import embed_text, embed_video
 from helpers.errors import EmbeddingError
 from helpers.retry import ApiCallError
 from helpers.settings import load_settings
-from helpers.transports.faults import (
+from faults import (
     PASS,
     FakeClock,
     FakeEmbedAPI,

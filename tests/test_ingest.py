@@ -24,7 +24,7 @@ from helpers.errors import StoreError, VideoError
 from helpers.ingest import ingest
 from helpers.media import check_video, load_catalog
 from helpers.settings import load_settings
-from helpers.transports.faults import FakeClock, FakeEmbedAPI, FaultTransport, task_failed
+from faults import FakeClock, FakeEmbedAPI, FaultTransport, task_failed
 
 ROOT = Path(__file__).resolve().parents[1]
 VIDEOS = ROOT / "data" / "videos"
@@ -177,7 +177,7 @@ SCRIPT = textwrap.dedent('''
     from helpers.ingest import ingest
     from helpers.logs import configure_logging
     from helpers.settings import load_settings
-    from helpers.transports.faults import FakeEmbedAPI
+    from faults import FakeEmbedAPI
 
     work, videos, limit = Path(sys.argv[1]), json.loads(sys.argv[2]), int(sys.argv[3])
 
@@ -209,8 +209,10 @@ def _run_batch(work: Path, limit: int) -> subprocess.Popen:
     script = work / "batch.py"
     script.write_text(SCRIPT)
     videos = json.dumps([str(VIDEOS / f"{v}.mp4") for v in BATCH])
+    # The script imports the tests' fault injection (tests/faults.py), as the tests themselves do.
+    path = os.pathsep.join(filter(None, [str(ROOT / "tests"), os.environ.get("PYTHONPATH")]))
     return subprocess.Popen([sys.executable, str(script), str(work), videos, str(limit)], cwd=ROOT,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True)
+                            env={**os.environ, "PYTHONPATH": path}, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True)
 
 
 def _rows_per_video(work: Path) -> dict[str, int]:

@@ -34,8 +34,8 @@ from twelvelabs.types import (
 
 from clips import write_clip
 from helpers.errors import ConfigError
-from helpers.transports import local
-from helpers.transports.local import SOURCE, LocalTransport
+from coursekit.transports import local
+from coursekit.transports.local import SOURCE, LocalTransport
 
 BASE = "https://api.twelvelabs.io/v1.3"
 
@@ -294,7 +294,7 @@ def test_empty_upload_says_what_happened():
 
 
 def test_missing_local_extra_is_a_config_error(monkeypatch):
-    from helpers.standin import model
+    from coursekit.standin import model
 
     monkeypatch.setattr(model, "missing_packages", lambda: ["torch"])
     with pytest.raises(ConfigError, match=r"\[local\] extra"):

@@ -17,7 +17,7 @@ from helpers.client import make_client
 from helpers.errors import EmbeddingError
 from helpers.retry import ApiCallError, RetryPolicy
 from helpers.settings import load_settings
-from helpers.transports.faults import FakeClock
+from faults import FakeClock
 
 FAKE_KEY = "tlk_" + "Q9w8E7r6T5y4U3i2O1p0"
 

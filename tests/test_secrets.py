@@ -19,7 +19,7 @@ from helpers.client import make_client
 from helpers.embed import embed_text, embed_video
 from helpers.errors import EmbeddingError
 from helpers.settings import load_settings
-from helpers.transports.faults import FakeClock
+from faults import FakeClock
 
 ROOT = Path(__file__).resolve().parents[1]
 TYPED_KEY = "tlk_" + "Typ3dAtThePr0mpt9876"

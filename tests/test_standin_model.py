@@ -16,8 +16,8 @@ import pytest
 
 from helpers.errors import VideoError
 from clips import write_clip
-from helpers.standin import model as standin_model
-from helpers.standin import video as standin_video
+from coursekit.standin import model as standin_model
+from coursekit.standin import video as standin_video
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -45,7 +45,7 @@ def frame_index(img: np.ndarray) -> int:
 
 def test_importing_the_stand_in_loads_no_model_packages():
     code = (
-        "import sys, helpers.standin, helpers.transports.local; "
+        "import sys, coursekit.standin, coursekit.transports.local; "
         "heavy = [m for m in ('torch', 'sentence_transformers', 'onnxruntime', 'transformers') if m in sys.modules]; "
         "assert not heavy, heavy"
     )

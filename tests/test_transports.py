@@ -12,9 +12,9 @@ from twelvelabs.types import TextInputRequest
 from helpers.client import NO_KEY, make_client, make_transport
 from helpers.errors import ConfigError, RecordingNotFound
 from helpers.settings import load_settings
-from helpers.transports.fingerprint import describe, fingerprint
-from helpers.transports.record import REDACTED, RecordingTransport, scrub
-from helpers.transports.replay import ReplayTransport
+from coursekit.transports.fingerprint import describe, fingerprint
+from coursekit.transports.record import REDACTED, RecordingTransport, scrub
+from coursekit.transports.replay import ReplayTransport
 
 FAKE_KEY = "tlk_" + "A1b2C3d4E5f6G7h8I9j0K1l2M3n4"
 

@@ -35,7 +35,7 @@ def _helper_strings() -> list[str]:
     """Every piece of literal text in helpers/: plain strings, the fixed parts of f-strings,
     and %-format templates cut at their fields."""
     pieces = []
-    for path in (ROOT / "helpers").rglob("*.py"):
+    for path in [*(ROOT / "helpers").rglob("*.py"), *(ROOT / "coursekit").rglob("*.py")]:
         for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
             if isinstance(node, ast.Constant) and isinstance(node.value, str):
                 pieces.extend(_PERCENT_FIELD.split(node.value))

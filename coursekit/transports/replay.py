@@ -11,7 +11,7 @@ from pathlib import Path
 
 import httpx
 
-from ..errors import RecordingNotFound
+from helpers.errors import RecordingNotFound
 from .fingerprint import describe, fingerprint
 
 

@@ -5,7 +5,7 @@
 endpoints the course uses with the API's own JSON wire shapes (OpenAPI v1.3), so the SDK
 parses its answers unchanged and the notebooks cannot tell which mode they run in -- except
 that the vectors come from a small model on this machine (ConSE over EfficientNet-Lite0 and
-all-MiniLM-L6-v2, 384-d, see ``helpers.standin.model``), not from Marengo.
+all-MiniLM-L6-v2, 384-d, see ``coursekit.standin.model``), not from Marengo.
 
 Endpoints: ``POST /assets`` (direct upload), ``GET``/``DELETE /assets/{id}``,
 ``POST /embed-v2/tasks``, ``GET /embed-v2/tasks/{id}``, ``POST /embed-v2`` (text, and video up
@@ -48,7 +48,7 @@ import httpx
 import numpy as np
 
 from helpers.errors import EmbeddingError, VideoError
-from helpers.standin import video as standin_video
+from coursekit.standin import video as standin_video
 
 log = logging.getLogger(__name__)
 
@@ -486,7 +486,7 @@ def _parse_video_job(body: dict, *, max_duration: float) -> _VideoJob:
 
 
 def _model():
-    from helpers.standin.model import get_model
+    from coursekit.standin.model import get_model
 
     model = get_model()  # raises ConfigError when the [local] extra is missing
     if model.dimension != DIMENSION:

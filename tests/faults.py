@@ -33,7 +33,7 @@ from email.policy import HTTP
 import httpx
 import numpy as np
 
-from .fingerprint import api_path
+from coursekit.transports.fingerprint import api_path
 
 _ID_SEGMENT = re.compile(r"/(assets|tasks)/[^/]+")
 
@@ -341,7 +341,7 @@ class FakeClock:
     def policy(self, **overrides):
         import random
 
-        from ..retry import RetryPolicy
+        from helpers.retry import RetryPolicy
 
         overrides.setdefault("rng", random.Random(0))
         return RetryPolicy(sleep=self.sleep, clock=self.clock, **overrides)
