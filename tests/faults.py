@@ -1,5 +1,5 @@
 """Faults on demand: an httpx transport that makes the API misbehave in scripted ways, and a
-small scripted fake of the Embed API for it to wrap.
+fast fake of the Embed API for it to wrap (the local stand-in over a tiny numpy model).
 
 ``FaultTransport`` sits where any other transport would (under the SDK client) and wraps one:
 the local stand-in, replay, or ``FakeEmbedAPI``. For each endpoint (``"POST /assets"``,
@@ -20,20 +20,17 @@ Used by the tests (tests/test_faults.py) and for demonstrations; never in a norm
 from __future__ import annotations
 
 import hashlib
-import io
 import itertools
-import json
 import re
 import threading
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass, field
-from email.parser import BytesParser
-from email.policy import HTTP
+from dataclasses import dataclass
 
 import httpx
 import numpy as np
 
 from coursekit.transports.fingerprint import api_path
+from coursekit.transports.local import LocalTransport, Registry
 
 _ID_SEGMENT = re.compile(r"/(assets|tasks)/[^/]+")
 
@@ -189,136 +186,56 @@ class FaultTransport(httpx.BaseTransport):
         self.inner.close()
 
 
-# ---------------------------------------------------------------- a scripted fake upstream
+# ---------------------------------------------------------------- the fake upstream
 
 
-@dataclass
-class _Task:
-    id: str
-    asset: str
-    clip_length: float
-    options: list[str]
-    scopes: list[str]
-    polls_left: int
+class TinyModel:
+    """A deterministic stand-in for the stand-in's model, fast and without torch: a frame's
+    vector is a fixed random projection of its 4x4 grid of mean colours (so different footage
+    gets different vectors, the same footage the same ones); a text's is seeded by its words."""
+
+    input_size = (32, 32)
+    backend = "numpy"
+
+    def __init__(self, dimension: int = 16):
+        self.dimension = dimension
+        self._projection = np.random.default_rng(0).normal(size=(48, dimension))
+
+    def embed_frames(self, frames) -> np.ndarray:
+        grids = [np.asarray(f, dtype=np.float64).reshape(4, 8, 4, 8, 3).mean(axis=(1, 3)).ravel() / 255 - 0.5
+                 for f in frames]
+        return _unit_rows(np.asarray(grids).reshape(len(frames), 48) @ self._projection)
+
+    def embed_texts(self, texts) -> np.ndarray:
+        rows = [np.random.default_rng(int.from_bytes(hashlib.sha256(t.encode()).digest()[:8], "big"))
+                .normal(size=self.dimension) for t in texts]
+        return _unit_rows(np.asarray(rows).reshape(len(texts), self.dimension))
 
 
-@dataclass
-class FakeEmbedAPI(httpx.BaseTransport):
-    """A tiny, fast, deterministic Embed API: content-hashed ids, ``task_polls`` answers of
-    ``processing`` per task before ``ready``, 16-d vectors derived from the video's bytes (so
-    different videos get different vectors and the same video always the same ones).
+def _unit_rows(m: np.ndarray) -> np.ndarray:
+    return (m / np.maximum(np.linalg.norm(m, axis=1, keepdims=True), 1e-12)).astype(np.float32)
 
-    Keeps its assets and tasks in the instance: a new instance has forgotten them, like the
-    real API after a task expired, or the stand-in in a new process.
-    """
 
-    task_polls: int = 1
-    dimension: int = 16
-    calls: list[str] = field(default_factory=list)
-    _assets: dict[str, tuple[str, float]] = field(default_factory=dict)
-    _tasks: dict[str, _Task] = field(default_factory=dict)
-    _lock: threading.Lock = field(default_factory=threading.Lock)
+class FakeEmbedAPI(LocalTransport):
+    """The local stand-in over :class:`TinyModel`, with its own registry (a new instance has
+    forgotten every asset and task, like the real API after a task expired) and ``task_polls``
+    answers of ``processing`` per task before ``ready``. ``calls`` lists every request's
+    endpoint; ``_tasks`` is the registry's tasks."""
+
+    def __init__(self, task_polls: int = 1, dimension: int = 16):
+        super().__init__(TinyModel(dimension), registry=Registry(), task_polls=task_polls,
+                         source="fake API: tests' tiny deterministic model")
+        self.dimension = dimension
+        self.calls: list[str] = []
+
+    @property
+    def _tasks(self) -> dict:
+        return self.registry.tasks
 
     def handle_request(self, request: httpx.Request) -> httpx.Response:
-        request.read()
-        name = endpoint(request)
-        with self._lock:
-            self.calls.append(name)
-        try:
-            status, body = self._route(name, request)
-        except _Refusal as refusal:
-            status, body = refusal.status, _error_body(request, refusal.code, str(refusal))
-        return httpx.Response(status, json=body, request=request)
-
-    def _route(self, name: str, request: httpx.Request) -> tuple[int, dict]:
-        if name == "POST /assets":
-            return self._upload(request)
-        if name == "GET /assets/{id}":
-            asset_id = _resource_id(request)
-            if asset_id not in self._assets:
-                raise _Refusal(404, "not_found", f"no asset {asset_id}")
-            return 200, {"_id": asset_id, "status": "ready", "method": "direct"}
-        if name == "POST /embed-v2/tasks":
-            return self._create(request)
-        if name == "GET /embed-v2/tasks/{id}":
-            return self._retrieve(_resource_id(request))
-        if name == "POST /embed-v2":
-            text = json.loads(request.content)["text"]["input_text"]
-            return 200, {"data": [{"embedding": self._vector(f"text:{text}")}]}
-        raise _Refusal(404, "not_found", f"the fake API has no {name}")
-
-    def _upload(self, request: httpx.Request) -> tuple[int, dict]:
-        content_type = request.headers.get("content-type", "")
-        message = BytesParser(policy=HTTP).parsebytes(
-            b"Content-Type: " + content_type.encode() + b"\r\n\r\n" + request.content)
-        files = [p.get_payload(decode=True) for p in message.iter_parts() if p.get_filename() is not None]
-        if not files or not files[0]:
-            raise _Refusal(400, "parameter_invalid", "the upload carried no file bytes")
-        data = files[0]
-        asset_id = hashlib.sha256(data).hexdigest()[:24]
-        with self._lock:
-            self._assets[asset_id] = (hashlib.sha256(data).hexdigest(), _duration(data))
-        return 201, {"_id": asset_id, "status": "processing", "method": "direct"}
-
-    def _create(self, request: httpx.Request) -> tuple[int, dict]:
-        video = json.loads(request.content)["video"]
-        asset_id = video["media_source"]["asset_id"]
-        if asset_id not in self._assets:
-            raise _Refusal(404, "not_found", f"no asset {asset_id}")
-        task_id = hashlib.sha256(request.content).hexdigest()[:24]
-        with self._lock:
-            self._tasks.setdefault(task_id, _Task(
-                task_id, asset_id, float(video["segmentation"]["fixed"]["duration_sec"]),
-                video.get("embedding_option") or ["visual"], video.get("embedding_scope") or ["clip", "asset"],
-                self.task_polls))
-        return 202, {"_id": task_id, "status": "processing"}
-
-    def _retrieve(self, task_id: str) -> tuple[int, dict]:
-        with self._lock:
-            task = self._tasks.get(task_id)
-            if task is None:
-                raise _Refusal(404, "not_found", f"no embedding task {task_id}")
-            if task.polls_left > 0:
-                task.polls_left -= 1
-                return 200, {"_id": task_id, "status": "processing"}
-        content, duration = self._assets[task.asset]
-        data, start = [], 0.0
-        while start < duration - 1e-9:
-            end = min(start + task.clip_length, duration)
-            if "clip" in task.scopes:
-                data.append({"embedding": self._vector(f"{content}:{start}"), "embedding_option": "visual",
-                             "embedding_scope": "clip", "start_sec": start, "end_sec": end})
-            start = end
-        if "asset" in task.scopes:
-            data.append({"embedding": self._vector(content), "embedding_option": "visual",
-                         "embedding_scope": "asset", "start_sec": 0.0, "end_sec": duration})
-        return 200, {"_id": task_id, "status": "ready", "data": data}
-
-    def _vector(self, seed_text: str) -> list[float]:
-        seed = int.from_bytes(hashlib.sha256(seed_text.encode()).digest()[:8], "big")
-        v = np.random.default_rng(seed).normal(size=self.dimension)
-        return [round(float(x), 6) for x in v / np.linalg.norm(v)]
-
-
-class _Refusal(Exception):
-    def __init__(self, status: int, code: str, message: str):
-        super().__init__(message)
-        self.status, self.code = status, code
-
-
-def _duration(data: bytes) -> float:
-    import av
-
-    try:
-        with av.open(io.BytesIO(data)) as container:
-            if container.duration:
-                return round(container.duration / 1_000_000, 3)
-            stream = container.streams.video[0]
-            return round(float(stream.duration * stream.time_base), 3)
-    except (av.FFmpegError, IndexError, TypeError) as err:
-        raise _Refusal(400, "parameter_invalid", f"the upload is not a readable video ({err})") from err
-
-
+        with self.registry.lock:
+            self.calls.append(endpoint(request))
+        return super().handle_request(request)
 
 
 class FakeClock:
@@ -348,7 +265,7 @@ class FakeClock:
 
 
 __all__ = [
-    "PASS", "Fault", "FakeClock", "FaultTransport", "FakeEmbedAPI", "Injected", "connect_error", "connection_reset",
+    "PASS", "Fault", "FakeClock", "FaultTransport", "FakeEmbedAPI", "Injected", "TinyModel", "connect_error", "connection_reset",
     "endpoint", "forever", "http_status", "malformed_json", "read_timeout", "still_processing",
     "task_failed",
 ]

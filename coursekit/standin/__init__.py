@@ -1,4 +1,4 @@
-"""The local stand-in's own parts: reading videos (``video``) and the ConSE model (``model``).
+"""The local stand-in's own parts: cutting and sampling videos (``video``) and the ConSE model (``model``).
 
 Importing this package is cheap: torch, sentence-transformers and the weights load only when
 :func:`get_model` is first called, so code that merely validates requests runs without the
@@ -18,24 +18,23 @@ from .model import (
     load_model,
     missing_packages,
 )
-from .video import VideoInfo, check_limits, probe, sample_frames, sample_times, segments
+from .video import dynamic_segments, sample_frames, sample_times, scene_cuts, segments
 
 __all__ = [
     "CLASS_PROMPT",
     "INPUT_SIZE",
     "TOP_K",
     "ConseModel",
-    "VideoInfo",
     "available",
     "cache_dir",
-    "check_limits",
+    "dynamic_segments",
     "class_names",
     "class_prompts",
     "get_model",
     "load_model",
     "missing_packages",
-    "probe",
     "sample_frames",
     "sample_times",
+    "scene_cuts",
     "segments",
 ]

@@ -1,5 +1,6 @@
-"""Reading videos for the local stand-in: how long and how large a clip is, where its fixed-length
-segments fall, and which frames stand for each segment.
+"""Reading videos for the local stand-in: where its segments fall (fixed lengths, or scene cuts
+found by FFmpeg's ``scdet`` filter), and which frames stand for each segment. Measuring a file
+is ``coursekit.probe``'s job, shared with the pre-upload check.
 
 Everything here is deterministic on purpose: the same file and the same request must give the
 same frames, hence the same vectors, so that re-recording the course produces identical files.
@@ -10,62 +11,21 @@ lands on a different frame because a container's index was imprecise.
 
 from __future__ import annotations
 
+import bisect
 import logging
-import os
-from dataclasses import dataclass
-from typing import Iterable, Sequence, Union
+import math
+from typing import Sequence
 
 import numpy as np
 
+from coursekit.probe import Source, open_container, why
 from helpers.errors import VideoError
 
 log = logging.getLogger(__name__)
 
-#: A video on disk (path) or in memory (the raw bytes of the file).
-Source = Union[str, os.PathLike, bytes]
-
 #: Durations and boundaries are reported in whole milliseconds, like a stopwatch: finer digits
 #: would only carry container rounding noise into the recordings.
 _DECIMALS = 3
-
-
-# FFmpeg demuxers that turn things that are not videos into frames: text as ANSI art (``tty``,
-# picked for any ``.txt``), single images (``image2``, ``png_pipe``, ...). The API would refuse
-# these, so the stand-in does too.
-_NOT_VIDEO_FORMATS = {"tty", "image2", "image2pipe", "bin", "xbin", "adf", "idf"}
-_NOT_VIDEO_CODECS = {"ansi", "bintext", "xbin", "idf"}
-
-
-@dataclass(frozen=True)
-class VideoInfo:
-    """What the Embed API's limits are checked against."""
-
-    duration: float
-    width: int
-    height: int
-    #: average frames per second, when the container says so
-    fps: float | None
-    codec: str
-    #: FFmpeg's name for the container format, e.g. ``mov,mp4,m4a,3gp,3g2,mj2``
-    container: str
-
-
-def _why(exc: Exception) -> str:
-    """FFmpeg's reason without the file name it appends: upload paths are temporary and random,
-    and must not leak into answers that get recorded."""
-    reason = getattr(exc, "strerror", None)
-    return str(reason) if reason else exc.__class__.__name__
-
-
-def _open(source: Source):
-    """Open a container from a path or from bytes; PyAV reads both, bytes through a file object."""
-    import io
-
-    import av
-
-    if isinstance(source, (bytes, bytearray, memoryview)):
-        return av.open(io.BytesIO(bytes(source)), mode="r")
-    return av.open(os.fspath(source), mode="r")
 
 
 def _frame_time(frame, index: int, stream) -> float:
@@ -77,73 +37,6 @@ def _frame_time(frame, index: int, stream) -> float:
     if rate:
         return index / float(rate)
     return float(index)
-
-
-def probe(source: Source) -> VideoInfo:
-    """Measure a video, and prove it decodes: the API rejects files it cannot play, and so do we.
-
-    Raises :class:`helpers.errors.VideoError` when the bytes are not a video we can decode.
-    """
-    import av
-
-    try:
-        container = _open(source)
-    except (av.FFmpegError, OSError, ValueError) as exc:
-        raise VideoError(
-            f"FFmpeg cannot open it as a video ({_why(exc)}). "
-            "Check that it is a complete video file (for example MP4 with H.264)."
-        ) from exc
-    with container:
-        fmt = container.format.name
-        if not container.streams.video:
-            raise VideoError(
-                "It has no video stream. Upload a video file (for example MP4 with H.264)."
-            )
-        stream = container.streams.video[0]
-        codec = stream.codec_context.name
-        if fmt in _NOT_VIDEO_FORMATS or fmt.endswith("_pipe") or codec in _NOT_VIDEO_CODECS:
-            raise VideoError(
-                f"FFmpeg reads it as {fmt!r} ({codec}), which is a still image or text, "
-                "not a video. Upload a video file (for example MP4 with H.264)."
-            )
-        stream.thread_type = "AUTO"
-        first = None
-        last_time = None
-        count = 0
-        try:
-            duration = None
-            if stream.duration is not None and stream.time_base is not None:
-                duration = float(stream.duration * stream.time_base)
-            elif container.duration is not None:
-                duration = container.duration / 1_000_000  # FFmpeg's AV_TIME_BASE
-            for frame in container.decode(stream):
-                if first is None:
-                    first = frame
-                if duration is not None:
-                    break
-                last_time = _frame_time(frame, count, stream)
-                count += 1
-        except (av.FFmpegError, ValueError) as exc:
-            raise VideoError(
-                f"Its video stream does not decode ({_why(exc)}). "
-                "Re-encode the file (for example to MP4 with H.264) and upload it again."
-            ) from exc
-        if first is None:
-            raise VideoError("Its video stream has no frames that decode. Upload another file.")
-        rate = stream.average_rate or stream.guessed_rate
-        fps = float(rate) if rate else None
-        if duration is None:
-            # No container metadata: the last frame's time plus one frame's length.
-            start = _frame_time(first, 0, stream)
-            duration = (last_time or 0.0) - start + (1.0 / fps if fps else 0.0)
-        return VideoInfo(
-            duration=round(max(duration, 0.0), _DECIMALS),
-            width=int(first.width),
-            height=int(first.height),
-            fps=round(fps, _DECIMALS) if fps else None,
-            codec=codec,
-            container=fmt,
-        )
 
 
 def segments(start: float, end: float, clip_length: float) -> list[tuple[float, float]]:
@@ -206,9 +99,9 @@ def sample_frames(
         return cache[key]
 
     try:
-        container = _open(source)
+        container = open_container(source)
     except (av.FFmpegError, OSError, ValueError) as exc:
-        raise VideoError(f"The video could not be opened again for sampling ({_why(exc)}).") from exc
+        raise VideoError(f"The video could not be opened again for sampling ({why(exc)}).") from exc
     with container:
         if not container.streams.video:
             raise VideoError("The video has no video stream to sample frames from.")
@@ -233,7 +126,7 @@ def sample_frames(
                     break
                 prev, prev_index = frame, index
         except (av.FFmpegError, ValueError) as exc:
-            raise VideoError(f"Decoding failed while sampling frames ({_why(exc)}).") from exc
+            raise VideoError(f"Decoding failed while sampling frames ({why(exc)}).") from exc
         if prev is None:
             raise VideoError("The video has no frames that decode.")
         # Instants after the last frame's start (the tail of the video) show the last frame.
@@ -243,57 +136,66 @@ def sample_frames(
     return [np.ascontiguousarray(a) for a in out]  # type: ignore[arg-type]
 
 
-def check_limits(
-    info: VideoInfo,
-    *,
-    min_duration: float,
-    max_duration: float,
-    min_side: int,
-    max_long_side: int,
-    max_short_side: int,
-    max_aspect: float,
-) -> list[str]:
-    """The API's input limits that ``info`` breaks, as sentences (empty when it fits)."""
-    problems = []
-    if info.duration < min_duration:
-        problems.append(
-            f"the video lasts {info.duration:g} s; the minimum is {min_duration:g} s"
-        )
-    if info.duration > max_duration:
-        problems.append(
-            f"the video lasts {info.duration:g} s; the maximum is {max_duration:g} s"
-        )
-    short, long_ = sorted((info.width, info.height))
-    if short < min_side:
-        problems.append(
-            f"the video is {info.width}x{info.height}; both sides must be at least {min_side} px"
-        )
-    if long_ > max_long_side or short > max_short_side:
-        problems.append(
-            f"the video is {info.width}x{info.height}; the largest accepted size is "
-            f"{max_long_side}x{max_short_side}"
-        )
-    if short and long_ / short > max_aspect + 1e-9:
-        problems.append(
-            f"the aspect ratio {long_ / short:.2f}:1 is outside 1:1 to {max_aspect:g}:1"
-        )
-    return problems
+#: FFmpeg ``scdet`` scores run 0-100; cuts between shots of the course's clips score 10-27,
+#: motion within a shot under 10. FFmpeg's own default threshold, kept.
+SCENE_THRESHOLD = 10.0
+#: Frames are shrunk to this width before scoring: cuts are as clear, decoding the same.
+_SCENE_WIDTH = 160
 
 
-def iter_chunks(items: Sequence, size: int) -> Iterable[Sequence]:
-    """Fixed-size batches: the same input always splits the same way, which keeps results
-    bit-identical from run to run."""
-    for i in range(0, len(items), size):
-        yield items[i : i + size]
+def scene_cuts(source: Source, threshold: float = SCENE_THRESHOLD) -> list[tuple[float, float]]:
+    """``(seconds, score)`` of each place a new shot starts, by FFmpeg's scene-change detector
+    (the ``scdet`` filter, inside PyAV's FFmpeg: no extra package, no hand-written cut rule)."""
+    import av
+
+    cuts = []
+    try:
+        with open_container(source) as container:
+            stream = container.streams.video[0]
+            stream.thread_type = "AUTO"
+            graph = av.filter.Graph()
+            chain = [graph.add_buffer(template=stream), graph.add("scale", f"{_SCENE_WIDTH}:-2"),
+                     graph.add("scdet", f"threshold={threshold:g}"), graph.add("buffersink")]
+            for a, b in zip(chain, chain[1:]):
+                a.link_to(b)
+            graph.configure()
+            origin = None
+            for index, frame in enumerate(container.decode(stream)):
+                t = _frame_time(frame, index, stream)
+                origin = t if origin is None else origin
+                graph.push(frame)
+                while True:
+                    try:
+                        scored = graph.pull()
+                    except (av.BlockingIOError, av.EOFError):
+                        break
+                    if "lavfi.scd.time" in scored.metadata:
+                        at = round(float(scored.metadata["lavfi.scd.time"]) - origin, _DECIMALS)
+                        cuts.append((at, float(scored.metadata["lavfi.scd.score"])))
+    except (av.FFmpegError, ValueError, IndexError) as exc:
+        raise VideoError(f"Scene detection failed ({why(exc)}).") from exc
+    return cuts
 
 
-__all__ = [
-    "Source",
-    "VideoInfo",
-    "probe",
-    "segments",
-    "sample_times",
-    "sample_frames",
-    "check_limits",
-    "iter_chunks",
-]
+def dynamic_segments(start: float, end: float, cuts: Sequence[tuple[float, float]], min_duration: float,
+                     max_duration: float = 10.0) -> list[tuple[float, float]]:
+    """Segments of ``[start, end)`` that end at scene cuts and last at least ``min_duration``
+    (the API's ``dynamic`` strategy). The clearest cuts are placed first, so a strong cut is
+    never crowded out by a weak one just before it. A shot longer than ``max_duration`` -- the
+    longest clip Marengo makes -- is split into equal parts: the API does not say what it does
+    with long shots, and one vector for a minute of footage would hide everything in it."""
+    bounds = [start, end]
+    for cut, _score in sorted(cuts, key=lambda c: (-c[1], c[0])):
+        i = bisect.bisect(bounds, cut)
+        if 0 < i < len(bounds) and cut - bounds[i - 1] >= min_duration and bounds[i] - cut >= min_duration:
+            bounds.insert(i, cut)
+    out = []
+    for a, b in zip(bounds, bounds[1:]):
+        parts = max(1, math.ceil((b - a) / max_duration - 1e-9))
+        step = (b - a) / parts
+        out += [(round(a + i * step, _DECIMALS), round(b if i == parts - 1 else a + (i + 1) * step, _DECIMALS))
+                for i in range(parts)]
+    return out
+
+
+__all__ = ["SCENE_THRESHOLD", "dynamic_segments", "sample_frames", "sample_times", "scene_cuts", "segments"]

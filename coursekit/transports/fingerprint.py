@@ -11,11 +11,11 @@ from __future__ import annotations
 import hashlib
 import json
 import re
-from email.parser import BytesParser
-from email.policy import HTTP
 from urllib.parse import parse_qsl
 
 import httpx
+
+from . import multipart
 
 API_PREFIX = "/v1.3"
 
@@ -27,17 +27,12 @@ def api_path(url: httpx.URL) -> str:
 
 
 def _multipart_fields(content_type: str, body: bytes) -> dict:
-    message = BytesParser(policy=HTTP).parsebytes(
-        b"Content-Type: " + content_type.encode() + b"\r\n\r\n" + body
-    )
     fields: dict[str, object] = {}
-    for part in message.iter_parts():
-        name = part.get_param("name", header="content-disposition")
-        payload = part.get_payload(decode=True) or b""
-        if part.get_filename() is not None:
-            fields[name] = {"sha256": hashlib.sha256(payload).hexdigest(), "bytes": len(payload)}
+    for part in multipart.parse(body, content_type):
+        if part.filename is not None:
+            fields[part.name] = {"sha256": hashlib.sha256(part.data).hexdigest(), "bytes": len(part.data)}
         else:
-            fields[name] = payload.decode("utf-8", errors="replace")
+            fields[part.name] = part.data.decode("utf-8", errors="replace")
     return fields
 
 
