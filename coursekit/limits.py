@@ -49,9 +49,9 @@ def video_problems(duration: float, width: int, height: int, *, header_duration:
         problems.append(f"its header says {header_duration:g} s but its video stream holds only "
                         f"{duration:g} s: the file is cut short (an interrupted copy or download?)")
     if duration < MIN_SECONDS:
-        problems.append(f"it lasts {duration:g} s; the minimum is {MIN_SECONDS:g} s")
+        problems.append(f"it lasts {duration:g} s; the Embed API needs at least {MIN_SECONDS:g} s")
     if duration > max_seconds:
-        problems.append(f"it lasts {duration:g} s; the maximum is {max_seconds:g} s")
+        problems.append(f"it lasts {duration:g} s; the Embed API takes at most {max_seconds:g} s")
     short, long_ = sorted((width, height))
     if short < MIN_SIDE:
         problems.append(f"it is {width}x{height}; both sides must be at least {MIN_SIDE} px")

@@ -9,17 +9,17 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
+from coursekit import limits, probe
+from coursekit.probe import VideoInfo
+
 from .errors import VideoError
 from .settings import ROOT
 
 DATA_DIR = ROOT / "data"
 NOTEBOOKS_DIR = ROOT / "notebooks"
 
-# Marengo 3.0's limits for video input, from the API reference.
-MIN_SECONDS = 4.0
-MAX_SECONDS = 4 * 3600.0
-MIN_SIDE = 360
-MAX_WIDTH, MAX_HEIGHT = 5184, 2160
+# Marengo 3.0's limits for video input: one table, which the local stand-in reads too.
+MIN_SECONDS, MAX_SECONDS, MIN_SIDE = limits.MIN_SECONDS, limits.MAX_SECONDS, limits.MIN_SIDE
 
 
 @dataclass(frozen=True)
@@ -128,19 +128,9 @@ def load_catalog(data_dir: Path = DATA_DIR) -> Catalog:
     return Catalog(videos=videos, query_clips=clips, queries=queries)
 
 
-@dataclass(frozen=True)
-class VideoInfo:
-    path: Path
-    duration_sec: float
-    width: int
-    height: int
-    codec: str
-
-
 def probe_video(path: str | os.PathLike) -> VideoInfo:
-    """Open ``path`` with PyAV and read its length and size, or say plainly why it is no video."""
-    import av
-
+    """Length and size of the video at ``path`` -- the length its stream really holds, not what
+    its header claims -- or a plain reason why it is no video."""
     path = Path(path)
     if not path.exists():
         raise VideoError(
@@ -151,47 +141,24 @@ def probe_video(path: str | os.PathLike) -> VideoInfo:
     if not path.is_file():
         raise VideoError(f"{path} is a folder, not a video file: pass the path of one .mp4 file.")
     try:
-        with av.open(str(path)) as container:
-            streams = container.streams.video
-            if not streams:
-                raise VideoError(f"{path.name} has no video stream (audio only?): pass a video file.")
-            stream = streams[0]
-            if container.duration is not None:
-                duration = container.duration / av.time_base
-            elif stream.duration is not None and stream.time_base is not None:
-                duration = float(stream.duration * stream.time_base)
-            else:
-                duration = 0.0
-            return VideoInfo(path, float(duration), stream.codec_context.width,
-                             stream.codec_context.height, stream.codec_context.name)
-    except VideoError:
-        raise
-    except (av.error.FFmpegError, UnicodeDecodeError, ValueError) as err:
-        raise VideoError(
-            f"{path.name} is not a video PyAV can read ({type(err).__name__}). Pass an MP4 "
-            "(H.264) or another common video file; convert others with ffmpeg first."
-        ) from err
+        return probe.probe(path)
+    except VideoError as err:
+        cause = type(err.__cause__).__name__ if err.__cause__ else str(err)
+        raise VideoError(f"{path.name} is not a video PyAV can read ({cause}). Pass an MP4 (H.264) or "
+                         "another common video file; convert others with ffmpeg first.") from err
 
 
-def check_video(path: str | os.PathLike) -> VideoInfo:
-    """A video the Embed API will accept (Marengo 3.0 limits), checked before any upload."""
+def check_video(path: str | os.PathLike, clip_length: float | None = None) -> VideoInfo:
+    """A video the Embed API will accept (Marengo 3.0's limits, the same table the stand-in
+    checks), and a ``clip_length`` it takes, checked before anything is uploaded."""
+    if clip_length is not None and (problem := limits.clip_length_problem(clip_length)):
+        raise VideoError(f"{problem}.")
     info = probe_video(path)
-    if info.duration_sec < MIN_SECONDS:
-        raise VideoError(
-            f"{info.path.name} lasts {info.duration_sec:.2f} s; the Embed API needs at least "
-            f"{MIN_SECONDS:.0f} s. Use a longer clip (or loop this one with ffmpeg)."
-        )
-    if info.duration_sec > MAX_SECONDS:
-        raise VideoError(f"{info.path.name} lasts {info.duration_sec / 3600:.1f} h; the limit is 4 h: split it.")
-    if min(info.width, info.height) < MIN_SIDE:
-        raise VideoError(
-            f"{info.path.name} is {info.width}×{info.height}; the Embed API needs at least "
-            f"{MIN_SIDE} px on each side. Scale it up with ffmpeg (`-vf scale=-2:{MIN_SIDE}`)."
-        )
-    if info.width > MAX_WIDTH or info.height > MAX_HEIGHT:
-        raise VideoError(
-            f"{info.path.name} is {info.width}×{info.height}; the limit is {MAX_WIDTH}×{MAX_HEIGHT}: scale it down."
-        )
+    problems = limits.video_problems(info.duration_sec, info.width, info.height,
+                                     header_duration=info.header_duration_sec)
+    if problems:
+        raise VideoError(f"{info.path.name} cannot be embedded: {'; '.join(problems)}. "
+                         f"({limits.video_rules()}: ffmpeg can cut, scale or pad a video to fit.)")
     return info
 
 
