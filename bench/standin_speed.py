@@ -30,6 +30,7 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from coursekit.standin import model as standin_model  # noqa: E402
+from coursekit.probe import probe  # noqa: E402
 from coursekit.standin import video as standin_video  # noqa: E402
 
 
@@ -92,7 +93,7 @@ def main() -> None:
     from coursekit.transports import local
 
     clip = find_clip()
-    info = standin_video.probe(clip)
+    info = probe(clip)
     t0 = time.perf_counter()
     model = standin_model.get_model()
     load_s = time.perf_counter() - t0
@@ -101,7 +102,7 @@ def main() -> None:
 
     # -- image path
     n_frames = 32
-    times = standin_video.sample_times(0, info.duration, n_frames)
+    times = standin_video.sample_times(0, info.duration_sec, n_frames)
     frames = standin_video.sample_frames(clip, times, size=model.input_size)
     decode = rate(lambda: standin_video.sample_frames(clip, times, size=model.input_size), n_frames, secs)
     rows.append(("image", f"baseline: PyAV decode, sample {n_frames} frames, scale to 224", decode, "frames/s", 1.0))
@@ -128,12 +129,12 @@ def main() -> None:
         )
         assert done.status == "ready"
 
-    clips = len(standin_video.segments(0, info.duration, 2))
+    clips = len(standin_video.segments(0, info.duration_sec, 2))
     per_task = clips * local.FRAMES_PER_CLIP
     r = rate(task, per_task, secs)
     rows.append(("image", f"SDK + transport: upload + task ({clips} clips x {local.FRAMES_PER_CLIP} frames)",
                  r, "frames/s", r / decode))
-    rows.append(("image", "  same, as video time embedded per wall second", r / per_task * info.duration,
+    rows.append(("image", "  same, as video time embedded per wall second", r / per_task * info.duration_sec,
                  "video s/s", float("nan")))
 
     # -- text path
@@ -158,7 +159,7 @@ def main() -> None:
 
     cpus = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
     print(f"local stand-in speed: {cpus} CPUs, clip {clip.name} ({info.width}x{info.height}, "
-          f"{info.duration:g} s), model load {load_s:.1f} s, {secs:g} s per measurement")
+          f"{info.duration_sec:g} s), model load {load_s:.1f} s, {secs:g} s per measurement")
     print(f"{'path':<6} {'measurement':<62} {'rate':>10} {'unit':<10} {'ratio':>6}")
     for path, what, value, unit, ratio in rows:
         shown = "" if np.isnan(ratio) else f"{ratio:6.3f}"

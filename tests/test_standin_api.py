@@ -285,3 +285,31 @@ def test_a_clip_length_the_api_refuses_is_refused_before_upload(odd_videos, clip
     with pytest.raises(VideoError, match=message):
         check_video(odd_videos["landscape 480x360"][0], clip_length=clip_length)
     assert check_video(odd_videos["landscape 480x360"][0], clip_length=6.0).duration_sec == 5.0
+
+
+def test_limits_name_every_broken_rule():
+    from coursekit.limits import video_problems
+
+    text = " ".join(video_problems(2.0, 640, 200))
+    assert "needs at least 4 s" in text and "at least 360 px" in text and "3.20:1" in text
+    assert not video_problems(10.0, 640, 360) and not video_problems(10.0, 2160, 3840)
+
+
+def test_probe_measures_and_refuses_non_videos(tmp_path):
+    from dataclasses import replace
+
+    from coursekit.probe import probe
+
+    clip = write_clip(tmp_path / "g.mp4", 30, (320, 240), 10)
+    info = probe(clip)
+    assert (info.width, info.height, info.fps) == (320, 240, 10.0)
+    assert info.duration_sec == pytest.approx(3.0, abs=0.05)
+    assert probe(clip.read_bytes()) == replace(info, path=None)  # bytes work too
+    text = tmp_path / "readme.txt"
+    text.write_text("not a video\n" * 40)
+    with pytest.raises(VideoError, match="not a video|cannot open"):
+        probe(text)
+    junk = tmp_path / "junk.mp4"
+    junk.write_bytes(b"\x00\x01garbage" * 100)
+    with pytest.raises(VideoError):
+        probe(junk)

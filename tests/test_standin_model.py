@@ -1,5 +1,4 @@
-"""The stand-in's parts: video timing (which frame stands for which instant), the API's limits,
-and the ConSE model -- including a sanity check on real footage that can fail.
+"""The stand-in's parts: video timing (which frame stands for which instant) and the ConSE model -- including a sanity check on real footage that can fail.
 
 Tests marked by ``needs_model()`` skip when the ``[local]`` extra is not installed.
 """
@@ -14,9 +13,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from helpers.errors import VideoError
 from clips import write_clip
 from coursekit.standin import model as standin_model
+from coursekit.probe import probe
 from coursekit.standin import video as standin_video
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -76,37 +75,6 @@ def test_sample_times_are_slice_centres():
     assert standin_video.sample_times(2, 3, 1) == [2.5]
 
 
-def test_limits_name_every_broken_rule():
-    info = standin_video.VideoInfo(duration=2.0, width=640, height=200, fps=25.0, codec="h264", container="mp4")
-    problems = standin_video.check_limits(
-        info, min_duration=4, max_duration=14400, min_side=360, max_long_side=5184,
-        max_short_side=2160, max_aspect=2.4,
-    )
-    text = " ".join(problems)
-    assert "minimum is 4 s" in text and "at least 360 px" in text and "3.20:1" in text
-    fine = standin_video.VideoInfo(duration=10.0, width=640, height=360, fps=25.0, codec="h264", container="mp4")
-    assert not standin_video.check_limits(
-        fine, min_duration=4, max_duration=14400, min_side=360, max_long_side=5184,
-        max_short_side=2160, max_aspect=2.4,
-    )
-
-
-def test_probe_measures_and_refuses_non_videos(tmp_path):
-    clip = gray_clip(tmp_path / "g.mp4")
-    info = standin_video.probe(clip)
-    assert (info.width, info.height, info.fps) == (320, 240, 10.0)
-    assert info.duration == pytest.approx(3.0, abs=0.05)
-    assert standin_video.probe(clip.read_bytes()) == info  # bytes work too
-    text = tmp_path / "readme.txt"
-    text.write_text("not a video\n" * 40)
-    with pytest.raises(VideoError, match="not a video|cannot open"):
-        standin_video.probe(text)
-    junk = tmp_path / "junk.mp4"
-    junk.write_bytes(b"\x00\x01garbage" * 100)
-    with pytest.raises(VideoError):
-        standin_video.probe(junk)
-
-
 def test_sample_frames_returns_the_frame_on_screen(tmp_path):
     clip = gray_clip(tmp_path / "g.mp4")  # 30 frames at 10 fps: frame i covers [i/10, (i+1)/10)
     times = [1.55, 0.05, 0.95, 1.0, 2.95, 10.0]  # unsorted on purpose; 10.0 is past the end
@@ -128,8 +96,8 @@ def _course_clip(name: str) -> Path:
 
 
 def _clip_vector(model, path: Path) -> np.ndarray:
-    info = standin_video.probe(path)
-    frames = standin_video.sample_frames(path, standin_video.sample_times(0, info.duration, 8), size=model.input_size)
+    info = probe(path)
+    frames = standin_video.sample_frames(path, standin_video.sample_times(0, info.duration_sec, 8), size=model.input_size)
     v = model.embed_frames(frames).mean(axis=0)
     return v / np.linalg.norm(v)
 
