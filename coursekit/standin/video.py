@@ -145,7 +145,10 @@ _SCENE_WIDTH = 160
 
 def scene_cuts(source: Source, threshold: float = SCENE_THRESHOLD) -> list[tuple[float, float]]:
     """``(seconds, score)`` of each place a new shot starts, by FFmpeg's scene-change detector
-    (the ``scdet`` filter, inside PyAV's FFmpeg: no extra package, no hand-written cut rule)."""
+    (the ``scdet`` filter, inside PyAV's FFmpeg: no extra package, no hand-written cut rule).
+
+    Not PySceneDetect: its 0.7.2 wheel requires ``opencv-python``, the GUI build, which must not
+    sit beside the ``opencv-python-headless`` a server install uses (both own ``cv2``)."""
     import av
 
     cuts = []
