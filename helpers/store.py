@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 import re
+import shutil
 import time
 import unicodedata
 import weakref
@@ -94,7 +95,7 @@ def close(client: MilvusClient) -> None:
         _release_lite(path)
 
 def _release_lite(path: Path) -> None:
-    from milvus_lite.server_manager import server_manager_instance
+    from milvus_lite.server_manager import server_manager_instance  # Lite users only
     server_manager_instance.release_server(str(path))
 
 def _connect_lite(path: Path) -> MilvusClient:
@@ -103,8 +104,11 @@ def _connect_lite(path: Path) -> MilvusClient:
     if path.is_file():
         raise StoreError(f"{path} is a file: a Milvus Lite 2.x store, which Lite 3 (folders) cannot open. Delete it.")
     opened = [inode for p, inode in _LITE_STORES.values() if p == path]
-    if opened and _inode(path) not in opened:
-        _release_lite(path)  # the folder was deleted under us: serve the new one, not memory
+    if opened and _inode(path) not in opened:  # deleted under us: stop serving it from memory
+        existed = path.exists()
+        _release_lite(path)
+        if not existed and path.exists():
+            shutil.rmtree(path)  # what the ghost wrote while closing is not the store you asked for
     path.parent.mkdir(parents=True, exist_ok=True)
     with _quiet() as captured:
         try:
@@ -260,9 +264,6 @@ def ready(client: MilvusClient, name: str, *, text: bool = False) -> dict[str, A
     ensure_loaded(client, name)
     return fields
 
-def _dimension(fields: Mapping[str, Any]) -> int:
-    return int(fields["vector"]["params"]["dim"])
-
 # --- Filters ------------------------------------------------------------------------------
 def literal(value: str) -> str:
     """``value`` as a Milvus string literal. Lite's and a server's parsers both read ``\\\\ \\" \\n
@@ -291,12 +292,11 @@ def combine_filters(*expressions: str | None) -> str:
     return parts[0] if len(parts) == 1 else " and ".join(f"({p})" for p in parts)
 
 # --- Writing ------------------------------------------------------------------------------
-#: Characters a key never holds as themselves: percent-encoded (``%`` too, so keys stay unique).
 _KEY_UNSAFE = re.compile(r'[%"\\|\x00-\x1f\x7f]')
 
 def segment_id(segment: Segment) -> str:
-    """The row's key: the same stretch of a video, embedded the same way, is the same row. The id's
-    quotes, backslashes, ``|`` and controls are %-encoded: pymilvus pages by ``id > "<last key>"`` raw."""
+    """The row's key: the same stretch of a video, embedded the same way, is the same row. ``%"\\|``
+    and controls in the id are %-encoded, since pymilvus pages by a raw ``id > "<last key>"``."""
     start = round(float(segment.start_sec), ID_DECIMALS) + 0.0  # + 0.0 turns -0.0 into 0.0
     end = round(float(segment.end_sec), ID_DECIMALS) + 0.0
     key = _KEY_UNSAFE.sub(lambda m: quote(m.group(), safe=""), str(segment.video_id))
@@ -316,7 +316,7 @@ def upsert_segments(client: MilvusClient, name: str, segments: Iterable[Segment]
         return 0
     with milvus_errors(f"write to collection {name!r}"):
         fields = ready(client, name)
-        rows = _rows(segments, _dimension(fields), name)  # one row per id: the last one wins
+        rows = _rows(segments, int(fields["vector"]["params"]["dim"]), name)  # one row per id: the last one wins
         if (TEXT_FIELD in fields) != (texts is not None):
             raise StoreError(f"Collection {name!r} {'is' if TEXT_FIELD in fields else 'is not'} a "
                              "text collection: pass texts= exactly when it is. Nothing was written.")
@@ -388,7 +388,7 @@ def search_many(client: MilvusClient, name: str, vectors, *, limit: int = 5,
         raise StoreError(f"limit must be a positive whole number, not {limit!r}.")
     queries = unit_vectors(vectors, "query vector")
     with milvus_errors(f"search collection {name!r}"):
-        dimension = _dimension(ready(client, name))
+        dimension = int(ready(client, name)["vector"]["params"]["dim"])
         if queries.shape[1] != dimension:
             raise StoreError(f"The query vector is {queries.shape[1]}-d, but collection {name!r} holds "
                              f"{dimension}-d vectors: embed the query with the collection's model.")
