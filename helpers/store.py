@@ -333,7 +333,7 @@ def upsert_segments(client: MilvusClient, name: str, segments: Iterable[Segment]
         for i in range(0, len(stale), batch_size):
             client.delete(name, ids=stale[i:i + batch_size])
         _check_store_present(client)  # a write into a deleted store is not a write
-    logger.info("Wrote %d rows into %r, removed %d old rows of the same videos", written, name, len(stale))
+    logger.info("Upserted %d rows into %r (and removed %d old rows of those videos)", written, name, len(stale))
     return written
 
 def _rows(segments: Sequence[Segment], dimension: int, name: str) -> list[dict[str, Any]]:
