@@ -147,7 +147,7 @@ def test_wrong_sized_vector_writes_nothing(client, name):
     store.ensure_collection(client, name, DIM)
     segments = make_segments()
     bad = Segment("video9", 0, 6, "clip", "visual", tuple(np.ones(DIM + 1)))
-    with pytest.raises(StoreError, match=rf"holds {DIM}-d.*#7 \(video9.*{DIM + 1}-d.*Nothing"):
+    with pytest.raises(StoreError, match=rf"#7 \('video9'.*is {DIM + 1}-d.*holds {DIM}-d.*Nothing"):
         store.upsert_segments(client, name, segments[:7] + [bad] + segments[7:], batch_size=2)
     assert store.count(client, name) == 0
 
@@ -155,7 +155,7 @@ def test_wrong_sized_vector_writes_nothing(client, name):
 def test_zero_vector_writes_nothing(client, name):
     store.ensure_collection(client, name, DIM)
     zero = Segment("video9", 0, 6, "clip", "visual", (0.0,) * DIM)
-    with pytest.raises(StoreError, match="zero vector"):
+    with pytest.raises(StoreError, match="zero or non-finite vector"):
         store.upsert_segments(client, name, [*make_segments(), zero])
     assert store.count(client, name) == 0
 
@@ -267,7 +267,7 @@ def test_foreign_schema_is_refused(client, name):
     schema.add_field("id", DataType.INT64, is_primary=True)
     schema.add_field("vector", DataType.FLOAT_VECTOR, dim=DIM)
     client.create_collection(name, schema=schema)
-    with pytest.raises(StoreError, match="not made by this course.*reset=True"):
+    with pytest.raises(StoreError, match="does not fit.*reset=True"):
         store.ensure_collection(client, name, DIM)
     assert client.has_collection(name)
 
@@ -339,7 +339,7 @@ def test_locked_store_names_the_fixes(tmp_path):
         print(f"locked store refused in {time.monotonic() - start:.2f} s: {error.value}")
         message = str(error.value)
         assert "open in another process" in message
-        assert "kernel" in message and "another store" in message
+        assert "kernel" in message and "another path" in message
         assert f"milvus-lite server --data-dir {path.absolute()}" in message
         assert "MILVUS_URI=http://127.0.0.1:19530" in message
     finally:
@@ -375,7 +375,7 @@ def test_silent_server_fails_fast():
 
 
 def test_bad_lite_paths(tmp_path):
-    with pytest.raises(StoreError, match="ending in '.db'"):
+    with pytest.raises(StoreError, match="ends in '.db'"):
         store.connect(tmp_path / "store")
     old = tmp_path / "old.db"
     old.write_bytes(b"a Milvus Lite 2.x file")
@@ -487,22 +487,24 @@ def test_require_feature_names_the_version_and_the_way_out():
 def test_server_info_of_the_connected_milvus(client):
     info = store.server_info(client)
     assert info == store.describe_version(client.get_server_version())
-    assert store.features(client) == dict(info.features)
     if info.kind == "lite":
         assert all(info.features.values()) and info.label.startswith("Milvus Lite 3.")
-    print(info.label, dict(info.features), info.caveats)
+    print(info.label, dict(info.features))
 
 
 # --- partition key ------------------------------------------------------------------------
 
 
 def test_partition_key_routes_filtered_search(client, name):
+    if not store.server_info(client).partition_key_upsert_works:
+        with pytest.raises(StoreError, match="wrong partition.*30607"):
+            store.ensure_collection(client, name, DIM, partition_key="video_id")
+        pytest.skip("this server misplaces upserted rows by partition key; store refuses the key")
     store.ensure_collection(client, name, DIM, partition_key="video_id", num_partitions=4)
     assert store.partition_key_of(client, name) == "video_id"
     segments = make_segments(n_videos=5, n_clips=4)
     assert store.upsert_segments(client, name, segments) == len(segments)
-    # Again, with new vectors: still one row per segment, and every row in its video's partition
-    # (a 2.3 server's own upsert would misplace them: store deletes and inserts there).
+    # Again, with new vectors: still one row per segment, and every row in its video's partition.
     again = [replace(s, vector=tuple(-np.array(s.vector))) for s in segments]
     store.upsert_segments(client, name, again, batch_size=7)
     assert store.count(client, name) == len(segments)
@@ -520,14 +522,14 @@ def test_partition_key_routes_filtered_search(client, name):
 
 
 def test_partition_key_is_opt_in_and_checked(client, name):
+    if not store.server_info(client).partition_key_upsert_works:
+        pytest.skip("this server gets no partition key (see the test above)")
     store.ensure_collection(client, name, DIM)
     assert store.partition_key_of(client, name) is None
     with pytest.raises(StoreError, match="without a partition key.*reset=True"):
         store.ensure_collection(client, name, DIM, partition_key="video_id")
     with pytest.raises(StoreError, match="'title' is not a field.*video_id, scope, option"):
         store.ensure_collection(client, name, DIM, partition_key="title")
-    with pytest.raises(StoreError, match="num_partitions"):
-        store.ensure_collection(client, name + "_x", DIM, partition_key="video_id", num_partitions=0)
     store.ensure_collection(client, name, DIM, reset=True, partition_key="scope")
     assert store.partition_key_of(client, name) == "scope"
 
