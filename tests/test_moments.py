@@ -11,7 +11,6 @@ matplotlib.use("Agg")
 
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
-import pandas as pd  # noqa: E402
 import pytest  # noqa: E402
 from matplotlib.figure import Figure  # noqa: E402
 from matplotlib.patches import Rectangle  # noqa: E402
@@ -28,7 +27,6 @@ from helpers.moments import (  # noqa: E402
     moments_in_video,
     moments_table,
     plot_similarity,
-    plot_tradeoff,
     search_best_per_video,
     similarity_over_time,
 )
@@ -90,10 +88,8 @@ def test_best_per_video_is_exact_where_lite_group_by_under_returns():
     assert best[0].start_sec == 0.0
 
 
-def test_best_per_video_empty_and_bad_limit():
+def test_best_per_video_of_nothing_is_nothing():
     assert best_per_video([], limit=5) == []
-    with pytest.raises(ValueError, match="positive number of videos"):
-        best_per_video([hit("a", 0, 2, 0.5)], limit=0)
 
 
 # --- merge_adjacent -----------------------------------------------------------------------
@@ -105,7 +101,6 @@ def test_touching_segments_merge_and_score_is_the_maximum():
     m = result[0]
     assert (m.video_id, m.start_sec, m.end_sec) == ("v", 0, 6)
     assert m.score == 0.7
-    assert m.mean_score == pytest.approx(0.6)
     assert [s.start_sec for s in m.segments] == [0, 2, 4]
     assert m.duration_sec == 6
 
@@ -137,10 +132,6 @@ def test_min_score_decides_what_matches():
 
 def test_merge_adjacent_bad_input():
     assert merge_adjacent([]) == []
-    with pytest.raises(ValueError, match="gap_sec must be zero or a positive"):
-        merge_adjacent([hit("v", 0, 2, 0.5)], gap_sec=-1)
-    with pytest.raises(ValueError, match="gap_sec"):
-        merge_adjacent([hit("v", 0, 2, 0.5)], gap_sec=float("nan"))
     with pytest.raises(ValueError, match="scope='clip'"):
         merge_adjacent([hit("v", 0, 2, 0.5), hit("v", 0, 60, 0.4, scope="asset")])
 
@@ -178,12 +169,10 @@ def test_moment_error_edges_and_other_interval_types():
 
 
 def test_moment_error_bad_input():
-    with pytest.raises(ValueError, match="found nothing"):
-        moment_error(None, (0, 2))
     with pytest.raises(ValueError, match="end after it starts"):
         moment_error(moment(0, 2), (5, 5))
-    with pytest.raises(ValueError, match="not an interval"):
-        moment_error(moment(0, 2), "12-14")
+    with pytest.raises(ValueError, match="end after it starts"):
+        moment_error((3, 1), (0, 2))
 
 
 def test_best_possible_is_the_best_run_of_the_grid():
@@ -197,7 +186,7 @@ def test_best_possible_is_the_best_run_of_the_grid():
     # Coarser grid, lower limit.
     coarse = [(0.0, 10.0)]
     assert best_possible(coarse, (1.5, 4.2)).iou == pytest.approx(2.7 / 10)
-    with pytest.raises(ValueError, match="No segments"):
+    with pytest.raises(ValueError):
         best_possible([], (0, 1))
 
 
@@ -211,23 +200,17 @@ def seg(video: str, start: float, end: float, score: float, scope: str = "clip")
 def test_similarity_over_time_scores_every_segment_in_time_order():
     segments = [seg("v", 4, 6, 0.2), seg("v", 0, 2, 0.9), seg("v", 2, 4, 0.5), seg("v", 0, 6, 0.7, "asset")]
     timeline = similarity_over_time(segments, QUERY * 3.0)  # query length must not matter
-    assert timeline.video_id == "v"
-    assert timeline.start_sec.tolist() == [0, 2, 4]
-    assert timeline.end_sec.tolist() == [2, 4, 6]
-    assert np.allclose(timeline.score, [0.9, 0.5, 0.2])
-    assert timeline.mid_sec.tolist() == [1, 3, 5]
+    assert timeline["start_sec"].tolist() == [0, 2, 4]
+    assert timeline["end_sec"].tolist() == [2, 4, 6]
+    assert np.allclose(timeline["score"], [0.9, 0.5, 0.2])
     assert len(timeline) == 3
 
 
 def test_similarity_over_time_bad_input():
-    with pytest.raises(ValueError, match="No clip segments"):
+    with pytest.raises(ValueError, match="one video"):
         similarity_over_time([], QUERY)
     with pytest.raises(ValueError, match="one video"):
         similarity_over_time([seg("a", 0, 2, 0.5), seg("b", 0, 2, 0.5)], QUERY)
-    with pytest.raises(ValueError, match="8-d"):
-        similarity_over_time([seg("a", 0, 2, 0.5)], np.ones(3))
-    with pytest.raises(ValueError, match="zero"):
-        similarity_over_time([seg("a", 0, 2, 0.5)], np.zeros(DIM))
 
 
 def _spans(fig: Figure) -> list[Rectangle]:
@@ -253,20 +236,6 @@ def test_plot_similarity_shades_the_annotation_and_marks_the_moment():
 def test_plot_similarity_without_annotation_has_no_span():
     timeline = similarity_over_time([seg("v", 0, 2, 0.5), seg("v", 2, 4, 0.6)], QUERY)
     assert _spans(plot_similarity(timeline)) == []
-
-
-def test_plot_tradeoff_reads_the_summary_table():
-    summary = pd.DataFrame({
-        "clip length (s)": [2, 4], "vectors": [32, 16], "median start error (s)": [1.5, 2.8],
-        "mean IoU": [0.3, 0.25], "best possible IoU": [0.8, 0.6],
-    })
-    fig = plot_tradeoff(summary)
-    assert len(fig.axes) == 3
-    assert [b.get_height() for b in fig.axes[0].patches] == [32, 16]
-    with pytest.raises(ValueError, match="lacks the columns"):
-        plot_tradeoff(summary.drop(columns=["mean IoU"]))
-    with pytest.raises(ValueError, match="empty"):
-        plot_tradeoff(summary.iloc[:0])
 
 
 def test_moments_table():
@@ -319,8 +288,6 @@ def test_search_best_per_video_is_exact_even_when_the_first_fetch_is_too_small(m
 def test_search_best_per_video_bad_input(milvus):
     with pytest.raises(ValueError, match="positive number of videos"):
         search_best_per_video(milvus, "toy", QUERY, limit=0)
-    with pytest.raises(ValueError, match="at least limit"):
-        search_best_per_video(milvus, "toy", QUERY, limit=5, fetch=2)
 
 
 def test_moments_in_video_grows_around_the_best_segment(milvus):
