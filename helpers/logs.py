@@ -135,9 +135,3 @@ def ensure_logging() -> Path | None:
         return configure_logging()
     except OSError:  # a read-only checkout still runs; it just keeps no log
         return None
-
-
-def log_path() -> Path | None:
-    """The file the course currently logs to, if any."""
-    installed = _installed()
-    return Path(installed[0].baseFilename) if installed else None
