@@ -4,10 +4,9 @@ Every mode uses the same SDK calls; only the httpx transport underneath changes:
 (live), the network plus a recorder (record), the recordings (replay), or the offline stand-in
 (local). Notebooks never know which one they got.
 
-The client is a ``TwelveLabs`` with one more attribute, ``course`` (a ``Course``): where its
-vectors come from (the cache never mixes the real API's vectors with the stand-in's), which
-embedding cache it uses, how hard to retry, how often to poll, and an event that cancels its
-waits (Ctrl-C during ``ingest``). ``helpers.embed`` reads it from the client it is given.
+The client is a ``TwelveLabs`` with one more attribute, ``course``: where its vectors come from
+(the cache never mixes the API's vectors with the stand-in's), its cache, retries, polling, and
+an event that cancels its waits (Ctrl-C during ``ingest``). ``helpers.embed`` reads it.
 """
 
 from __future__ import annotations

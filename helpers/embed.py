@@ -2,15 +2,10 @@
 and turn the answer into ``Segment`` records.
 
 The calls are the SDK's own (``client.assets.create``, ``client.embed.v_2.tasks.create`` and
-``retrieve``, ``client.embed.v_2.create``), on the client ``helpers.client.make_client`` built,
-so the same code runs live, recording, replaying or against the local stand-in. Around them:
-
-* retries (``helpers.retry``): reads are retried on a 429, a 5xx or a dropped connection;
-  a create (billed) is sent again only when it cannot have arrived, and a lost answer is
-  looked for in the API's lists before anything is created twice;
-* the embedding cache (``helpers.cache``): a video or text embedded before, by the same source
-  with the same settings, costs no call at all;
-* a journal of unfinished tasks: a run interrupted while polling resumes the same task.
+``retrieve``, ``client.embed.v_2.create``) on the client ``make_client`` built, so the same code
+runs in every mode. Around them: retries that never pay twice for one create
+(``helpers.retry``), the embedding cache (``helpers.cache``: what was embedded before costs no
+call), and a journal of unfinished tasks (an interrupted run resumes the same task).
 """
 
 from __future__ import annotations

@@ -1,16 +1,15 @@
 """Embed a batch of videos and store them in Milvus, a few at a time, in a way that survives
 being interrupted.
 
-Each video is embedded (through the cache) and upserted on its own, as soon as it is ready, so
-an interrupted batch loses at most the videos in flight. Row ids are deterministic
-(``store.segment_id``), so running the batch again overwrites instead of duplicating; and the
-videos that were finished come back from the cache without an API call. "Run it again" is the
-whole recovery procedure.
+Each video is embedded (through the cache) and upserted on its own, as soon as it is ready.
+Row ids are deterministic (``store.segment_id``), so running the batch again overwrites instead
+of duplicating, and finished videos come back from the cache: "run it again" is the whole
+recovery procedure. Ctrl-C stops at once: the client's cancel event wakes every waiting poll,
+and no new upload or task is started.
 
 The result is a table with one row per video: ``embedded``, ``cached`` (no API call) or
 ``failed`` with the reason (its vectors do not fit, say). One failed video never stops the
-others; a Milvus problem does (every later write would fail the same way). Ctrl-C stops at once:
-the client's cancel event wakes every waiting poll, and no new upload or task is started.
+others; a Milvus problem does (every later write would fail the same way).
 """
 
 from __future__ import annotations
@@ -144,7 +143,8 @@ def ingest(client: TwelveLabs, milvus, collection: str, videos: Iterable | str |
         except (StoreError, Cancelled):
             raise
         except Exception as err:  # one video's failure is a row, not the end of the batch
-            log.error("Ingest: %s failed: %s", item.video_id, err, exc_info=not _expected(err))
+            # A course error explains itself; anything else is a bug worth its traceback in the log.
+            log.error("Ingest: %s failed: %s", item.video_id, err, exc_info=not isinstance(err, CourseError))
             return {"video": item.video_id, "outcome": "failed", "segments": 0, "reason": str(err)}
         return {"video": item.video_id, "outcome": "cached" if result.cached else "embedded",
                 "segments": written, "reason": ""}
@@ -179,8 +179,3 @@ def ingest(client: TwelveLabs, milvus, collection: str, videos: Iterable | str |
     log.info("Ingested %d videos into %r: %s", len(items), collection,
              ", ".join(f"{n} {k}" for k, n in sorted(counts.items())))
     return table
-
-
-def _expected(err: BaseException) -> bool:
-    """A course error explains itself; anything else is a bug worth its traceback in the log."""
-    return isinstance(err, CourseError)

@@ -115,10 +115,6 @@ def api_message(err: ApiError) -> str:
     return redact(text[:500] + ("…" if len(text) > 500 else ""))
 
 
-def _status(exc: BaseException) -> int | None:
-    return exc.status_code if isinstance(exc, ApiError) else None
-
-
 def is_transient(exc: BaseException) -> bool:
     """Could the same call succeed if we simply tried again?"""
     if isinstance(exc, httpx.TransportError):  # refused, reset, timed out, broken mid-answer
