@@ -14,7 +14,7 @@ from helpers.client import make_client
 from helpers.embed import embed_clip, embed_video
 from helpers.errors import EmbeddingError
 from helpers.settings import load_settings
-from faults import FakeClock, FakeEmbedAPI, FaultTransport, forever
+from faults import FakeClock, FakeEmbedAPI, forever
 
 VIDEO = Path(__file__).resolve().parents[1] / "data" / "videos" / "bikes.mp4"
 
