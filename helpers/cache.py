@@ -7,13 +7,16 @@ source's entries are never served to the other). The video's id and title are no
 they are labels, put on after the vectors come back, so a renamed file is still a hit.
 
 An entry is a small JSON file, written to a temporary name and renamed into place (a reader
-never sees half a file), carrying its own key and the sha256 of its payload. On reading, an
-entry that does not parse, is cut short, names another key or fails its checksum is logged and
-ignored -- never trusted -- and the caller embeds again and overwrites it.
+never sees half a file; ``coursekit.atomic``), carrying its own key and the sha256 of its
+payload. On reading, an entry that does not parse, is cut short, names another key or fails its
+checksum is logged and ignored -- never trusted -- and the caller embeds again and overwrites it.
 
 The same folder holds a small journal of embedding tasks that were created but not yet
 finished, so a run that was interrupted while polling resumes the same task instead of paying
 for a new one.
+
+Writing is best-effort: a full or read-only folder logs one warning and the work goes on (the
+embeddings are still returned and stored; only the next run's saving is lost).
 """
 
 from __future__ import annotations
@@ -22,10 +25,11 @@ import hashlib
 import json
 import logging
 import math
-import os
 import threading
 from collections.abc import Iterable, Sequence
 from pathlib import Path
+
+from coursekit.atomic import atomic_write_text
 
 log = logging.getLogger(__name__)
 
@@ -111,7 +115,7 @@ class EmbeddingCache:
         self.read = read
         self.write = write
         #: what happened in this process (tests and reports count them)
-        self.hits = self.misses = self.rejected = 0
+        self.hits = self.misses = self.rejected = self.failed_writes = 0
 
     def __repr__(self) -> str:
         return f"EmbeddingCache({str(self.directory)!r}, read={self.read}, write={self.write})"
@@ -161,7 +165,17 @@ class EmbeddingCache:
             return
         entry = {"format": FORMAT, "key": key, "fields": fields, "payload": payload,
                  "sha256": _digest(payload)}
-        _atomic_write(self._path(key), json.dumps(entry, separators=(",", ":")))
+        self._write(self._path(key), json.dumps(entry, separators=(",", ":")))
+
+    def _write(self, path: Path, text: str) -> None:
+        """Write, or log why not: a cache that cannot be written costs the next run, never this one."""
+        try:
+            atomic_write_text(path, text)
+        except OSError as err:
+            self.failed_writes += 1
+            if self.failed_writes == 1:  # once: a batch of videos must not flood the log
+                log.warning("The cache folder %s cannot be written (%s): going on without saving "
+                            "there, so the next run asks the API again", self.directory, err)
 
     def get_video(self, key: str) -> list[dict] | None:
         """A video's segment items (``start_sec``, ``end_sec``, ``scope``, ``option``,
@@ -208,18 +222,10 @@ class EmbeddingCache:
 
     def remember_task(self, key: str, task_id: str) -> None:
         if self.write:
-            _atomic_write(self._task_path(key), json.dumps({"task_id": task_id}))
+            self._write(self._task_path(key), json.dumps({"task_id": task_id}))
 
     def forget_task(self, key: str) -> None:
-        self._task_path(key).unlink(missing_ok=True)
-
-
-def _atomic_write(path: Path, text: str) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    # Per process and thread: two workers writing the same key must not share a temporary file.
-    tmp = path.with_name(f"{path.name}.{os.getpid()}.{threading.get_ident()}.tmp")
-    try:
-        tmp.write_text(text, encoding="utf-8")
-        os.replace(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)
+        try:
+            self._task_path(key).unlink(missing_ok=True)
+        except OSError as err:  # a stale entry only costs a 404 on the next run
+            log.warning("Could not remove the finished task's journal entry (%s)", err)

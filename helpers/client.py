@@ -4,16 +4,16 @@ Every mode uses the same SDK calls; only the httpx transport underneath changes:
 (live), the network plus a recorder (record), the recordings (replay), or the offline stand-in
 (local). Notebooks never know which one they got.
 
-Alongside the client, ``make_client`` remembers what ``embed`` needs to know about it (see
-``ClientInfo``): where its vectors come from (the cache never mixes the real API's vectors
-with the stand-in's), which embedding cache it uses, how hard to retry, how often to poll.
+The client is a ``TwelveLabs`` with one more attribute, ``course``: where its vectors come from
+(the cache never mixes the API's vectors with the stand-in's), its cache, retries, polling, and
+an event that cancels its waits (Ctrl-C during ``ingest``). ``helpers.embed`` reads it.
 """
 
 from __future__ import annotations
 
 import logging
-import weakref
-from dataclasses import dataclass
+import threading
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import httpx
@@ -40,30 +40,34 @@ LIVE_POLL_SECONDS = 5.0
 STANDIN_SOURCE = "local stand-in: ConSE EfficientNet-Lite0 + all-MiniLM-L6-v2"
 
 
-@dataclass(frozen=True)
-class ClientInfo:
-    """What ``make_client`` knows about a client that the client itself does not carry."""
+@dataclass
+class Course:
+    """What the course adds to an SDK client."""
 
     mode: str
     #: where the vectors come from; part of every cache key
     source: str
-    #: ``None`` when nothing is cached (replay: the recordings already are a cache)
-    cache: EmbeddingCache | None
-    policy: RetryPolicy
+    #: ``None`` when nothing is cached
+    cache: EmbeddingCache | None = None
+    policy: RetryPolicy = DEFAULT_POLICY
     #: seconds between two polls of a task or an upload
-    poll_every: float
+    poll_every: float = LIVE_POLL_SECONDS
+    #: set to stop this client's waits at once (``ingest`` sets it on Ctrl-C)
+    cancel: threading.Event = field(default_factory=threading.Event, repr=False)
 
 
-_INFO: weakref.WeakKeyDictionary[TwelveLabs, ClientInfo] = weakref.WeakKeyDictionary()
+class CourseClient(TwelveLabs):
+    """The official SDK client, carrying the course's settings as ``client.course``."""
+
+    def __init__(self, *, course: Course, **sdk_options):
+        super().__init__(**sdk_options)
+        self.course = course
 
 
-def client_info(client: TwelveLabs) -> ClientInfo | None:
-    """What ``make_client`` recorded about ``client`` (``None`` for a client built elsewhere:
-    such a client gets no cache and the default retry policy)."""
-    try:
-        return _INFO.get(client)
-    except TypeError:  # not weak-referenceable: certainly not one of ours
-        return None
+def course_of(client: TwelveLabs) -> Course:
+    """The client's ``Course``. A plain ``TwelveLabs`` client is taken for the real API: no
+    cache, the default retries, polls every 5 s."""
+    return getattr(client, "course", None) or Course(mode="live", source=LIVE_SOURCE)
 
 
 def _local_transport() -> httpx.BaseTransport:
@@ -102,9 +106,10 @@ def vector_source(settings: Settings, base_url: str = "") -> str:
 
 
 def _cache_for(settings: Settings, cache: bool | str | Path) -> EmbeddingCache | None:
-    if cache is False or settings.mode == "replay":
-        # Replay answers from the recordings, which are free and offline already; serving a
-        # cache there could only make a notebook's output depend on what ran before.
+    if cache is False or (cache is True and settings.mode == "replay"):
+        # By default replay caches nothing: the recordings are free and offline already, and a
+        # cache could only make a notebook's output depend on what ran before. A folder given
+        # explicitly is honoured (chapter 01 shows a second run served from it).
         return None
     directory = settings.cache_dir / "embeddings" if cache is True else Path(cache)
     # Record mode must see every request (that is what it records), so it never reads.
@@ -113,10 +118,10 @@ def _cache_for(settings: Settings, cache: bool | str | Path) -> EmbeddingCache |
 
 def make_client(settings: Settings | None = None, *, transport: httpx.BaseTransport | None = None,
                 policy: RetryPolicy | None = None, cache: bool | str | Path = True,
-                source: str | None = None) -> TwelveLabs:
+                source: str | None = None) -> CourseClient:
     """The SDK client for the mode in ``settings`` (read from the environment by default).
 
-    ``transport`` replaces the mode's transport: a test's fake, or a ``FaultTransport``
+    ``transport`` replaces the mode's transport: a test's fake, or a fault-injecting wrapper
     around ``make_transport(settings)`` for a demonstration. ``policy`` sets the retries,
     ``cache`` turns the embedding cache off (``False``) or moves it (a folder), ``source``
     relabels where the vectors come from (only for a transport that is not the mode's own).
@@ -125,21 +130,17 @@ def make_client(settings: Settings | None = None, *, transport: httpx.BaseTransp
     api_key = resolve_api_key(settings) if settings.needs_api_key else None
     logs.add_secret(api_key)  # before anything can log: a key typed at the prompt included
     logs.ensure_logging()
-    transport = transport or make_transport(settings, api_key)
     # The SDK's own retries stay off (its default): when on, they resend a multipart upload
     # with an empty body. helpers.retry retries around each call instead.
-    client = TwelveLabs(
+    client = CourseClient(
+        course=Course(mode=settings.mode, source="", cache=_cache_for(settings, cache),
+                      policy=policy or DEFAULT_POLICY,
+                      poll_every=LIVE_POLL_SECONDS if settings.waits_for_server else 0.0),
         api_key=api_key or NO_KEY,
-        httpx_client=httpx.Client(transport=transport, timeout=TIMEOUT),
+        httpx_client=httpx.Client(transport=transport or make_transport(settings, api_key), timeout=TIMEOUT),
     )
-    info = ClientInfo(
-        mode=settings.mode,
-        source=source or vector_source(settings, client._client_wrapper.get_base_url()),
-        cache=_cache_for(settings, cache),
-        policy=policy or DEFAULT_POLICY,
-        poll_every=LIVE_POLL_SECONDS if settings.waits_for_server else 0.0,
-    )
-    _INFO[client] = info
+    course = client.course
+    course.source = source or vector_source(settings, client._client_wrapper.get_base_url())
     log.info("Twelve Labs client in %s mode (%s); vectors from %s; cache %s", settings.mode,
-             settings.reason, info.source, info.cache.directory if info.cache else "off")
+             settings.reason, course.source, course.cache.directory if course.cache else "off")
     return client

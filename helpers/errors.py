@@ -14,7 +14,7 @@ class ConfigError(CourseError):
 
 
 class RecordingNotFound(CourseError):
-    """Replay mode met a request that was never recorded."""
+    """Replay mode met a request that was never recorded (or a recording it cannot use)."""
 
 
 class VideoError(CourseError):
@@ -27,3 +27,7 @@ class StoreError(CourseError):
 
 class EmbeddingError(CourseError):
     """The Embed API (or the local stand-in) could not produce embeddings."""
+
+
+class Cancelled(CourseError):
+    """The run was interrupted (Ctrl-C): waits stop and nothing new is sent."""

@@ -1,15 +1,15 @@
 """Embed a batch of videos and store them in Milvus, a few at a time, in a way that survives
 being interrupted.
 
-Each video is embedded (through the cache) and upserted on its own, as soon as it is ready, so
-an interrupted batch loses at most the videos in flight. Row ids are deterministic
-(``store.segment_id``), so running the batch again overwrites instead of duplicating; and the
-videos that were finished come back from the cache without an API call. "Run it again" is the
-whole recovery procedure.
+Each video is embedded (through the cache) and upserted on its own, as soon as it is ready.
+Row ids are deterministic (``store.segment_id``), so running the batch again overwrites instead
+of duplicating, and finished videos come back from the cache: "run it again" is the whole
+recovery procedure. Ctrl-C stops at once: the client's cancel event wakes every waiting poll,
+and no new upload or task is started.
 
 The result is a table with one row per video: ``embedded``, ``cached`` (no API call) or
-``failed`` with the reason. One failed video never stops the others; a Milvus problem does
-(every later write would fail the same way), after the videos in flight have finished.
+``failed`` with the reason (its vectors do not fit, say). One failed video never stops the
+others; a Milvus problem does (every later write would fail the same way).
 """
 
 from __future__ import annotations
@@ -26,9 +26,9 @@ from tqdm.auto import tqdm
 from twelvelabs import TwelveLabs
 
 from . import store
-from .client import client_info
+from .client import course_of
 from .embed import embed_video_result
-from .errors import CourseError, StoreError, VideoError
+from .errors import Cancelled, CourseError, EmbeddingError, StoreError, VideoError
 from .media import Video
 
 log = logging.getLogger(__name__)
@@ -85,20 +85,31 @@ def _items(videos) -> list[_Item]:
 
 
 class _Writer:
-    """Serialises writes to Milvus (one client, many workers) and creates the collection once
-    the first vectors tell us their dimension."""
+    """Serialises writes to Milvus (one client, many workers), creates the collection once the
+    first vectors tell us their dimension, and counts the videos stored."""
 
     def __init__(self, milvus, collection: str):
         self.milvus, self.collection = milvus, collection
         self._lock = threading.Lock()
-        self._ready = False
+        self.dimension: int | None = None
+        self.stored = 0
 
     def write(self, segments) -> int:
         with self._lock:
-            if not self._ready:
+            if self.dimension is None and self.milvus.has_collection(self.collection):
+                fields = self.milvus.describe_collection(self.collection)["fields"]
+                self.dimension = next(int(f["params"]["dim"]) for f in fields if f["name"] == "vector")
+            # Checked here, not left to Milvus: a video that does not fit is a row, not a stop.
+            if self.dimension is not None and segments[0].dimension != self.dimension:
+                raise EmbeddingError(
+                    f"its vectors have {segments[0].dimension} dimensions and {self.collection!r} "
+                    f"holds {self.dimension}-d ones (another model or source): not stored.")
+            if self.stored == 0:
                 store.ensure_collection(self.milvus, self.collection, segments[0].dimension)
-                self._ready = True
-            return store.upsert_segments(self.milvus, self.collection, segments)
+                self.dimension = segments[0].dimension
+            written = store.upsert_segments(self.milvus, self.collection, segments)
+            self.stored += 1
+            return written
 
 
 def ingest(client: TwelveLabs, milvus, collection: str, videos: Iterable | str | Path, *,
@@ -118,66 +129,53 @@ def ingest(client: TwelveLabs, milvus, collection: str, videos: Iterable | str |
     items = _items(videos)
     options, scopes = tuple(options), tuple(scopes)
     writer = _Writer(milvus, collection)
-    info = client_info(client)
+    course = course_of(client)
+    course.cancel.clear()  # a previous interrupt must not cancel this batch
     # As embed.py does: no widget in replay, whose outputs are compared.
-    quiet = info.mode == "replay" if info else True
+    quiet = course.mode == "replay"
 
-    stop = threading.Event()  # set when the batch ends early: queued videos then do nothing
-
-    def one(item: _Item) -> dict | None:
-        if stop.is_set():
-            return None
+    def one(item: _Item) -> dict:
         try:
             result = embed_video_result(client, item.path, video_id=item.video_id, title=item.title,
                                         clip_length=clip_length, options=options, scopes=scopes,
-                                        timeout=timeout, show_bar=False)
-        except Exception as err:  # one video's failure is a row, not the end of the batch
-            log.error("Ingest: %s failed: %s", item.video_id, err, exc_info=not _expected(err))
-            return {"video": item.video_id, "outcome": "failed", "segments": 0, "reason": str(err)}
-        try:
-            written = writer.write(result.segments)
-        except BaseException:  # a StoreError ends the batch (see below)
-            stop.set()
+                                        timeout=timeout, show_bar=False, course=course)
+            written = writer.write(result.segments)  # a StoreError ends the batch (see below)
+        except (StoreError, Cancelled):
             raise
+        except Exception as err:  # one video's failure is a row, not the end of the batch
+            # A course error explains itself; anything else is a bug worth its traceback in the log.
+            log.error("Ingest: %s failed: %s", item.video_id, err, exc_info=not isinstance(err, CourseError))
+            return {"video": item.video_id, "outcome": "failed", "segments": 0, "reason": str(err)}
         return {"video": item.video_id, "outcome": "cached" if result.cached else "embedded",
                 "segments": written, "reason": ""}
 
     rows: dict[str, dict] = {}
-    with ThreadPoolExecutor(max_workers=min(concurrency, max(1, len(items))),
-                            thread_name_prefix="ingest") as pool, \
-            tqdm(total=len(items), desc="Ingesting", unit="video", disable=quiet) as bar:
-        pending: dict[Future, _Item] = {pool.submit(one, item): item for item in items}
-        try:
+    pool = ThreadPoolExecutor(max_workers=min(concurrency, max(1, len(items))), thread_name_prefix="ingest")
+    try:
+        with tqdm(total=len(items), desc="Ingesting", unit="video", disable=quiet) as bar:
+            pending: dict[Future, _Item] = {pool.submit(one, item): item for item in items}
             while pending:
                 done, _ = wait(pending, return_when=FIRST_EXCEPTION)
                 for future in done:
                     item = pending.pop(future)
-                    row = future.result()  # re-raises a StoreError
-                    if row is None:  # skipped: the batch is ending
-                        continue
-                    rows[item.video_id] = row
+                    rows[item.video_id] = future.result()  # re-raises a StoreError
                     bar.update()
                     bar.set_postfix_str(f"{item.video_id}: {rows[item.video_id]['outcome']}")
-        except BaseException as err:
-            # A Milvus failure or an interrupt: start nothing new; the workers in flight finish
-            # (their results are cached) before the pool's context manager returns.
-            stop.set()
-            for future in pending:
-                future.cancel()
-            if isinstance(err, StoreError):
-                finished = sum(r["outcome"] != "failed" for r in rows.values())
-                raise StoreError(
-                    f"{err} Ingestion stopped with {finished} of {len(items)} videos stored; the ones "
-                    "embedded so far are cached, so running ingest again re-embeds nothing."
-                ) from err
-            raise
+    except BaseException as err:
+        # A Milvus failure or an interrupt: wake every waiting poll, start nothing new.
+        course.cancel.set()
+        pool.shutdown(wait=True, cancel_futures=True)
+        if isinstance(err, StoreError):
+            raise StoreError(
+                f"{err} Ingestion stopped with {writer.stored} of {len(items)} videos stored; the ones "
+                "embedded so far are cached, so running ingest again re-embeds nothing."
+            ) from err
+        raise
+    finally:
+        pool.shutdown(wait=True)
+        course.cancel.clear()
     table = pd.DataFrame([rows[i.video_id] for i in items], columns=COLUMNS)
     counts = table["outcome"].value_counts().to_dict()
     log.info("Ingested %d videos into %r: %s", len(items), collection,
              ", ".join(f"{n} {k}" for k, n in sorted(counts.items())))
     return table
-
-
-def _expected(err: BaseException) -> bool:
-    """A course error explains itself; anything else is a bug worth its traceback in the log."""
-    return isinstance(err, CourseError)

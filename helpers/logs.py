@@ -6,14 +6,11 @@ thrown away; ERROR: a failure). ``configure_logging()`` sends those records, and
 request lines (one per HTTP request: the best record of what was sent), to a rotating file in
 the git-ignored ``logs/`` folder. Nothing is printed: a notebook's outputs stay the same.
 
-Every record passes a redacting filter first. It removes anything that looks like a Twelve Labs
-key (``tlk_…``), an ``x-api-key`` or bearer header value, and every exact secret registered with
-:func:`add_secret` (``make_client`` registers the key it uses, including one typed at the
-prompt), in the message, its arguments and its traceback.
-
-Several kernels may share the file; each line names its process. Rotation is per process (the
-standard library's limit), so around a rollover one kernel may keep writing to the renamed
-file until its next start: nothing is lost, a few lines land in ``course.log.1``.
+Every record passes a redacting filter first (``redact``, the course's one redaction function,
+which the recorder uses too): it removes anything that looks like a Twelve Labs key, an
+``x-api-key`` or bearer header value, and every secret registered with ``add_secret`` (the key
+``make_client`` uses, even one typed at the prompt). Several kernels may share the file; each
+line names its process.
 """
 
 from __future__ import annotations
@@ -135,9 +132,3 @@ def ensure_logging() -> Path | None:
         return configure_logging()
     except OSError:  # a read-only checkout still runs; it just keeps no log
         return None
-
-
-def log_path() -> Path | None:
-    """The file the course currently logs to, if any."""
-    installed = _installed()
-    return Path(installed[0].baseFilename) if installed else None

@@ -12,7 +12,7 @@ import pytest
 
 from helpers import cache as cache_module
 from helpers.cache import EmbeddingCache, video_key
-from helpers.client import STANDIN_SOURCE, client_info, make_client, vector_source
+from helpers.client import STANDIN_SOURCE, make_client, vector_source
 from helpers.embed import embed_clip, embed_text, embed_video, embed_video_result, embed_videos
 from helpers.errors import EmbeddingError
 from helpers.media import load_catalog
@@ -84,8 +84,8 @@ def test_6_and_6_0_seconds_share_an_entry():
 def test_stand_in_vectors_are_never_served_live_and_back(tmp_path):
     local, local_api = client_for(tmp_path, "local")
     live, live_api = client_for(tmp_path, "live")
-    assert client_info(local).source == STANDIN_SOURCE
-    assert client_info(live).source.startswith("api.twelvelabs.io")
+    assert local.course.source == STANDIN_SOURCE
+    assert live.course.source.startswith("api.twelvelabs.io")
     embed_video(local, VIDEO)
     embed_text(local, "a tree")
     embed_video(live, VIDEO)
@@ -113,7 +113,7 @@ def test_the_stand_in_label_matches_the_stand_ins_own():
 
 def test_replay_uses_no_cache_and_record_never_reads_it(tmp_path):
     replay, _ = client_for(tmp_path, "replay")
-    assert client_info(replay).cache is None
+    assert replay.course.cache is None
     warm, _ = client_for(tmp_path, "local")
     embed_video(warm, VIDEO)
     record, api = client_for(tmp_path, "record", source=STANDIN_SOURCE)

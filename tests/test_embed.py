@@ -12,10 +12,11 @@ import pytest
 from twelvelabs import TwelveLabs
 
 from clips import write_clip
-from helpers import embed
+from helpers.client import make_client
 from helpers.embed import embed_clip, embed_text, embed_video
 from helpers.errors import EmbeddingError, VideoError
 from helpers.media import check_video, player_html
+from helpers.settings import load_settings
 
 
 def _make_video(path: Path, seconds: float, width: int = 480, height: int = 360, fps: int = 10) -> Path:
@@ -74,13 +75,10 @@ class FakeAPI:
         return httpx.Response(404, json={"code": "not_found", "message": f"nothing at {path}"})
 
 
-def _client(api: FakeAPI) -> TwelveLabs:
-    return TwelveLabs(api_key="test", httpx_client=httpx.Client(transport=httpx.MockTransport(api)))
-
-
-@pytest.fixture(autouse=True)
-def no_waiting(monkeypatch):
-    monkeypatch.setattr(embed, "_poll_every", lambda: 0.0)
+def _client(api) -> TwelveLabs:
+    """A course client over the fake, polling at once (as in local mode), with no cache."""
+    settings = load_settings({"TL_MODE": "local"}, root=Path(__file__).parent)
+    return make_client(settings, transport=httpx.MockTransport(api), cache=False, source="fake")
 
 
 def test_embed_video_uploads_polls_and_returns_segments(videos):
@@ -108,9 +106,8 @@ def test_api_errors_keep_status_and_message(videos):
     def refuse(request):
         return httpx.Response(400, json={"code": "parameter_invalid", "message": "clip too long"})
 
-    client = TwelveLabs(api_key="t", httpx_client=httpx.Client(transport=httpx.MockTransport(refuse)))
     with pytest.raises(EmbeddingError, match="400: clip too long"):
-        embed_video(client, videos["ok"])
+        embed_video(_client(refuse), videos["ok"])
 
 
 @pytest.mark.parametrize("kind, message", [

@@ -140,13 +140,16 @@ def test_concurrency_is_bounded(tmp_path, folder, milvus, concurrency):
     assert 1 <= gauge.peak <= concurrency
 
 
-def test_a_milvus_failure_stops_the_batch_and_keeps_the_embeddings(tmp_path, folder, milvus):
-    store.ensure_collection(milvus, COLLECTION, 3)  # made for another model's vectors
+def test_a_milvus_failure_stops_the_batch_and_keeps_the_embeddings(tmp_path, folder, milvus, monkeypatch):
+    def refuse(*args, **kwargs):
+        raise StoreError("Milvus refused the write (injected).")
+
     api = FakeEmbedAPI()
-    with pytest.raises(StoreError, match="cached, so running ingest again re-embeds nothing"):
-        ingest(client_for(tmp_path, api), milvus, COLLECTION, folder, concurrency=1)
+    with monkeypatch.context() as patch:
+        patch.setattr(store, "upsert_segments", refuse)
+        with pytest.raises(StoreError, match="cached, so running ingest again re-embeds nothing"):
+            ingest(client_for(tmp_path, api), milvus, COLLECTION, folder, concurrency=1)
     assert api.calls.count("POST /embed-v2/tasks") == 1  # stopped after the first video
-    store.ensure_collection(milvus, COLLECTION, 16, reset=True)
     table = ingest(client_for(tmp_path, api), milvus, COLLECTION, folder, concurrency=1)
     assert table["outcome"].tolist() == ["cached", "embedded", "embedded"]
     assert api.calls.count("POST /embed-v2/tasks") == 3  # the first video was not embedded twice

@@ -2,40 +2,42 @@
 saves the answer for replay, with its provenance and without any secret.
 
 Only the response body, its status and its content type are kept; request headers (where the
-``x-api-key`` travels) are never written, and anything key-like left in a body is redacted.
+``x-api-key`` travels) are never written, and every string left in a body goes through the
+course's one redaction function (``helpers.logs.redact``).
+
+The n-th identical request of a process is saved as the n-th recording of a sequence
+(``X.json``, ``X.2.json``, ...: see ``replay``), so replay gives a poll's answers in order.
 """
 
 from __future__ import annotations
 
 import json
-import os
-import re
+import threading
 from pathlib import Path
 
 import httpx
 
+from coursekit.atomic import atomic_write_text
+from helpers import logs
 from .fingerprint import describe
 from .replay import recording_path
 
 #: What a recording says about itself when the answer came from the real API.
 LIVE_SOURCE = "api.twelvelabs.io marengo3.0"
 SOURCE_HEADER = "x-course-source"
-REDACTED = "REDACTED"
-# Twelve Labs keys look like tlk_ followed by a long run of letters and digits.
-KEY_PATTERN = re.compile(r"tlk_[A-Za-z0-9]{8,}")
+
+_RECORDED: dict[Path, int] = {}
+_LOCK = threading.Lock()
 
 
-def scrub(value, secrets: tuple[str, ...] = ()):
-    """A copy of ``value`` (any JSON-able structure) with key-like strings replaced."""
+def scrub(value):
+    """A copy of ``value`` (any JSON-able structure) with every string redacted."""
     if isinstance(value, str):
-        for secret in secrets:
-            if secret:
-                value = value.replace(secret, REDACTED)
-        return KEY_PATTERN.sub(REDACTED, value)
+        return logs.redact(value)
     if isinstance(value, list):
-        return [scrub(item, secrets) for item in value]
+        return [scrub(item) for item in value]
     if isinstance(value, dict):
-        return {scrub(k, secrets): scrub(v, secrets) for k, v in value.items()}
+        return {scrub(k): scrub(v) for k, v in value.items()}
     return value
 
 
@@ -44,6 +46,8 @@ class RecordingTransport(httpx.BaseTransport):
         self.inner = inner
         self.directory = Path(directory)
         self.secrets = tuple(s for s in secrets if s)
+        for secret in self.secrets:
+            logs.add_secret(secret)
         #: how many answers were written (the tests and the closing notes count them)
         self.recorded = 0
 
@@ -55,7 +59,7 @@ class RecordingTransport(httpx.BaseTransport):
             body = json.loads(content) if content else None
         except ValueError:
             body = {"unparsed_text": content.decode("utf-8", errors="replace")}
-        entry = {
+        entry = scrub({
             "source": response.headers.get(SOURCE_HEADER, LIVE_SOURCE),
             "request": description,
             "response": {
@@ -63,17 +67,15 @@ class RecordingTransport(httpx.BaseTransport):
                 "headers": {"content-type": response.headers.get("content-type", "application/json")},
                 "body": body,
             },
-        }
-        entry = scrub(entry, self.secrets)
-        path = recording_path(self.directory, request)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        # A later answer to the same request replaces an earlier one: for a task being polled,
-        # the last answer (ready or failed) is the one replay should give.
-        # Write-then-rename, with a per-process temporary name: two notebooks recording the same
-        # request at once must not interleave their bytes.
-        tmp = path.with_name(f"{path.name}.{os.getpid()}.tmp")
-        tmp.write_text(json.dumps(entry, indent=1, sort_keys=True) + "\n", encoding="utf-8")
-        tmp.replace(path)
+        })
+        first = recording_path(self.directory, request)
+        with _LOCK:
+            n = _RECORDED[first] = _RECORDED.get(first, 0) + 1
+        if n == 1:  # a new sequence: a longer one recorded earlier must not leave its tail behind
+            for stale in first.parent.glob(f"{first.stem}.*.json"):
+                stale.unlink(missing_ok=True)
+        atomic_write_text(recording_path(self.directory, request, n),
+                          json.dumps(entry, indent=1, sort_keys=True) + "\n")
         self.recorded += 1
         # The body is already decoded: drop the headers that describe the wire encoding.
         headers = [

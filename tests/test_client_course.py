@@ -1,0 +1,50 @@
+"""The course's settings travel with the client (``client.course``), not on a side channel: a
+plain ``TwelveLabs`` client gets no cache and the default retries without the environment being
+read again, and an explicit cache folder is honoured in replay too (a second embedding of the
+same video then sends zero requests)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import httpx
+from twelvelabs import TwelveLabs
+
+from helpers import settings as settings_module
+from helpers.client import CourseClient, course_of, make_client, make_transport
+from helpers.embed import embed_text, embed_video
+from helpers.retry import DEFAULT_POLICY
+from helpers.settings import load_settings
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def test_the_client_is_the_sdks_own_and_carries_its_settings(tmp_path):
+    client = make_client(load_settings({"TL_MODE": "replay"}, root=ROOT))
+    assert isinstance(client, CourseClient) and isinstance(client, TwelveLabs)
+    assert client.course.mode == "replay" and client.course.cache is None
+
+
+def test_a_plain_sdk_client_gets_no_cache_and_never_rereads_the_environment(monkeypatch):
+    def refuse(*args, **kwargs):
+        raise AssertionError("the environment was read again")
+
+    monkeypatch.setattr(settings_module, "load_settings", refuse)
+    monkeypatch.setattr("helpers.embed.course_of", course_of)  # the real one, nothing patched
+    api = httpx.MockTransport(lambda r: httpx.Response(200, json={"data": [{"embedding": [1.0, 0.0]}]}))
+    plain = TwelveLabs(api_key="test", httpx_client=httpx.Client(transport=api))
+    course = course_of(plain)
+    assert course.cache is None and course.policy is DEFAULT_POLICY
+    assert embed_text(plain, "a dog").tolist() == [1.0, 0.0]
+
+
+def test_an_explicit_cache_folder_is_used_in_replay(tmp_path):
+    settings = load_settings({"TL_MODE": "replay"}, root=ROOT)
+    replay = make_transport(settings)
+    client = make_client(settings, transport=replay, cache=tmp_path / "cache")
+    video = ROOT / "data" / "videos" / "bikes.mp4"
+    first = embed_video(client, video, video_id="bikes")
+    served = replay.served
+    again = embed_video(client, video, video_id="bikes")
+    assert served > 0 and replay.served == served  # zero requests the second time
+    assert again == first
