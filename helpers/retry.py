@@ -355,7 +355,8 @@ def create_once(what: str, send: Callable[[], T], find: Callable[[datetime], T |
             if not may_have_arrived(err.__cause__):
                 log.error("%s", err)
                 raise
-            lost = _describe(err.__cause__)[1]
+            status, said = _describe(err.__cause__)
+            lost = f"the Embed API answered {status}: {said}" if status else said
         try:
             found = call(f"{what}: listing what exists", lambda: find(since), policy, cancel=cancel,
                          log_failure=False)
