@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import zmq
 from jupyter_client.manager import KernelManager
-from traitlets import default
 
 # jupyter_client refuses "auto" outright when libzmq was built without CurveZMQ; such a machine
 # keeps plain sockets (and the warning) rather than failing to start any kernel.
@@ -22,6 +21,6 @@ TRANSPORT_ENCRYPTION = "auto" if zmq.has("curve") else "disabled"
 class EncryptedKernelManager(KernelManager):
     """A ``KernelManager`` that encrypts its kernel's sockets when it can."""
 
-    @default("transport_encryption")
-    def _encrypt_when_possible(self) -> str:
-        return TRANSPORT_ENCRYPTION
+    def __init__(self, **kwargs):
+        kwargs.setdefault("transport_encryption", TRANSPORT_ENCRYPTION)
+        super().__init__(**kwargs)
