@@ -13,6 +13,7 @@ import textwrap
 import threading
 from pathlib import Path
 
+import httpx
 import numpy as np
 import pytest
 
@@ -107,10 +108,20 @@ def test_the_sources_follow_the_mode(tmp_path):
     assert source({"TL_MODE": "live"}) != STANDIN_SOURCE
 
 
-def test_the_stand_in_label_matches_the_stand_ins_own():
-    from coursekit.transports.local import SOURCE
+def test_the_stand_in_label_matches_the_stand_ins_own(tmp_path):
+    """Local mode's cache entries are labelled with what the stand-in's answers say about
+    themselves, and knowing the label costs no import of the stand-in (or its model)."""
+    from coursekit.transports.local import SOURCE_HEADER, LocalTransport
 
-    assert STANDIN_SOURCE == SOURCE
+    answer = httpx.Client(transport=LocalTransport()).get("https://api.twelvelabs.io/v1.3/assets/none")
+    local = vector_source(load_settings({"TL_MODE": "local"}, root=tmp_path))
+    assert answer.status_code == 404 and answer.headers[SOURCE_HEADER] == local
+    probe = ("import sys, helpers.client; "
+             "print(sorted(m for m in sys.modules if m.startswith(('coursekit.standin', "
+             "'coursekit.transports.local', 'torch', 'av'))))")
+    loaded = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=120,
+                            cwd=ROOT, env={**os.environ, "PYTHONPATH": str(ROOT)})
+    assert loaded.returncode == 0 and loaded.stdout.strip() == "[]", (loaded.stdout, loaded.stderr[-2000:])
 
 
 def test_replay_uses_no_cache_and_record_never_reads_it(tmp_path):

@@ -48,12 +48,13 @@ import httpx
 import numpy as np
 
 from helpers.errors import EmbeddingError, VideoError
+from coursekit.labels import STANDIN_SOURCE
 from coursekit.standin import video as standin_video
 
 log = logging.getLogger(__name__)
 
 #: Sent as the ``x-course-source`` header on every answer; the recorder labels recordings with it.
-SOURCE = "local stand-in: ConSE EfficientNet-Lite0 + all-MiniLM-L6-v2"
+SOURCE = STANDIN_SOURCE
 SOURCE_HEADER = "x-course-source"
 #: Every timestamp the stand-in writes: a fixed instant, so recordings do not change between runs.
 CREATED_AT = "2025-01-01T00:00:00Z"
