@@ -10,6 +10,8 @@ every notebook collected by nbval is one.
 
 from __future__ import annotations
 
+import os
+
 import pytest
 
 #: Modules whose every test is an integration job, with the reason.
@@ -28,6 +30,10 @@ INTEGRATION: dict[str, dict[str, str]] = {
     "test_ingest.py": {
         "test_a_batch_killed_mid_way_then_run_again_has_every_row_once": "SIGKILLs a batch and reruns it",
     },
+    "test_recall.py": {
+        "test_replayed_text_queries_find_their_annotated_segments":
+            "runs scripts/evaluate_recall.py end to end: a Lite store, every catalog query replayed",
+    },
     "test_local_transport.py": {
         "test_full_flow_through_the_sdk": "loads the stand-in's model ([local] extra, ~20 s)",
         "test_clip_length_and_scopes_are_honoured": "loads the stand-in's model",
@@ -42,6 +48,11 @@ INTEGRATION: dict[str, dict[str, str]] = {
 
 
 def pytest_configure(config):
+    if "not integration" in (config.option.markexpr or ""):
+        # One OpenMP thread for the unit tests: on a shared 2-core machine scikit-learn's
+        # spinning OpenMP threads turned a 1.6 s t-SNE test into 55 s. Set before any OpenMP
+        # runtime loads, and only here: notebook kernels (make test) keep the default.
+        os.environ.setdefault("OMP_NUM_THREADS", "1")
     config.addinivalue_line(
         "markers",
         "integration: a slow job (kernel, browser, server, wheels, kill-and-rerun, the stand-in's "
