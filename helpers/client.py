@@ -23,6 +23,7 @@ from . import logs
 from .cache import EmbeddingCache
 from .retry import DEFAULT_POLICY, RetryPolicy
 from .settings import Settings, load_settings, resolve_api_key
+from coursekit.labels import STANDIN_SOURCE
 from coursekit.transports.record import LIVE_SOURCE, RecordingTransport
 from coursekit.transports.replay import ReplayTransport
 
@@ -35,9 +36,6 @@ NO_KEY = "no-key-needed-offline"
 TIMEOUT = httpx.Timeout(120.0, connect=10.0)
 # Seconds between polls of the real API; replay and the stand-in answer at once, so 0 there.
 LIVE_POLL_SECONDS = 5.0
-# What the stand-in's answers say about themselves (coursekit.transports.local.SOURCE), written
-# out here so that asking for a label does not import the stand-in and its video decoder.
-STANDIN_SOURCE = "local stand-in: ConSE EfficientNet-Lite0 + all-MiniLM-L6-v2"
 
 
 @dataclass

@@ -358,8 +358,9 @@ def ffmpeg_exe() -> str:
     try:
         import imageio_ffmpeg
     except ImportError as err:
-        raise BuildError("imageio-ffmpeg is not installed: `pip install imageio-ffmpeg==0.8.1` "
-                         "(it ships the ffmpeg binary this script uses).") from err
+        raise BuildError("imageio-ffmpeg is not installed: `make data` installs it (the `data` "
+                         "extra: pip install -e '.[data]'); it ships the ffmpeg binary this "
+                         "script uses.") from err
     return imageio_ffmpeg.get_ffmpeg_exe()
 
 

@@ -19,6 +19,8 @@ import nbformat
 from nbclient import NotebookClient
 from nbclient.exceptions import CellExecutionError
 
+from coursekit.kernels import EncryptedKernelManager
+
 ROOT = Path(__file__).resolve().parents[1]
 NOTEBOOKS = ROOT / "notebooks"
 # Metadata a notebook keeps: just enough to pick the kernel. Everything else (widget state,
@@ -42,6 +44,7 @@ def clean(nb: nbformat.NotebookNode) -> nbformat.NotebookNode:
 def run(path: Path, write: bool, timeout: int) -> tuple[bool, float, str]:
     nb = nbformat.read(path, as_version=4)
     client = NotebookClient(nb, timeout=timeout, kernel_name="python3", record_timing=False,
+                            kernel_manager_class=EncryptedKernelManager,
                             resources={"metadata": {"path": str(path.parent)}})
     started = time.perf_counter()
     try:

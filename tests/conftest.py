@@ -1,6 +1,72 @@
-"""Shared test set-up. Notebooks are compared by nbval; stderr (progress bars, warnings) is not."""
+"""Shared test set-up: the fast suite and the integration jobs, and how nbval runs notebooks.
+
+``make test-fast`` runs ``pytest tests -m "not integration"``: unit tests only, about a minute.
+``make test`` (and CI) runs everything. A test is an integration job when it starts a kernel, a
+browser, a server or a network namespace, builds wheels, kills and reruns a process, or loads the
+stand-in's two networks. Whole modules are listed in ``INTEGRATION_MODULES``, single tests in
+``INTEGRATION`` (tests/test_repo_hygiene.py checks that every name there still exists), and
+every notebook collected by nbval is one.
+"""
 
 from __future__ import annotations
+
+import os
+
+import pytest
+
+#: Modules whose every test is an integration job, with the reason.
+INTEGRATION_MODULES: dict[str, str] = {
+    "test_browser.py": "JupyterLab and Chromium",
+    "test_wheelhouse.py": "builds every wheel and installs them into a new venv",
+    "test_server.py": "a real Milvus server (the `make test-server` stage)",
+}
+
+#: Tests in modules that are otherwise fast, by file and function name, with the reason.
+INTEGRATION: dict[str, dict[str, str]] = {
+    "test_doctor.py": {
+        "test_doctor_is_green_in_replay": "runs scripts/doctor.py, which executes 00_setup in a kernel",
+        "test_doctor_fails_in_live_mode_without_a_key_and_says_how_to_fix_it": "the same",
+    },
+    "test_ingest.py": {
+        "test_a_batch_killed_mid_way_then_run_again_has_every_row_once": "SIGKILLs a batch and reruns it",
+    },
+    "test_recall.py": {
+        "test_replayed_text_queries_find_their_annotated_segments":
+            "runs scripts/evaluate_recall.py end to end: a Lite store, every catalog query replayed",
+    },
+    "test_local_transport.py": {
+        "test_full_flow_through_the_sdk": "loads the stand-in's model ([local] extra, ~20 s)",
+        "test_clip_length_and_scopes_are_honoured": "loads the stand-in's model",
+        "test_same_request_same_task_id_and_identical_answers": "loads the stand-in's model",
+    },
+    "test_standin_model.py": {
+        "test_model_vectors_are_unit_length_and_deterministic": "loads the stand-in's model",
+        "test_text_queries_find_the_right_real_clip": "loads the stand-in's model",
+        "test_a_corrupt_cache_is_ignored_and_rebuilt": "re-exports the model to ONNX (~40 s)",
+    },
+}
+
+
+def pytest_configure(config):
+    if "not integration" in (config.option.markexpr or ""):
+        # One OpenMP thread for the unit tests: on a shared 2-core machine scikit-learn's
+        # spinning OpenMP threads turned a 1.6 s t-SNE test into 55 s. Set before any OpenMP
+        # runtime loads, and only here: notebook kernels (make test) keep the default.
+        os.environ.setdefault("OMP_NUM_THREADS", "1")
+    config.addinivalue_line(
+        "markers",
+        "integration: a slow job (kernel, browser, server, wheels, kill-and-rerun, the stand-in's "
+        "model); `make test-fast` leaves these out, `make test` runs them",
+    )
+    try:
+        import nbval.kernel
+    except ImportError:
+        return
+    from coursekit.kernels import EncryptedKernelManager
+
+    # nbval builds its KernelManager with no configuration to pass; this is its one seam.
+    # Encrypted sockets are what silence ipykernel's per-notebook plain-text warning.
+    nbval.kernel.KernelManager = EncryptedKernelManager
 
 
 def pytest_collectstart(collector):
@@ -8,3 +74,11 @@ def pytest_collectstart(collector):
     # teaches is in its stdout and rich outputs, which nbval compares strictly.
     if hasattr(collector, "skip_compare"):
         collector.skip_compare += ("stderr",)
+
+
+def pytest_collection_modifyitems(config, items):
+    for item in items:
+        listed = INTEGRATION.get(item.path.name, {})
+        name = getattr(item, "originalname", None) or item.name
+        if item.path.suffix == ".ipynb" or item.path.name in INTEGRATION_MODULES or name in listed:
+            item.add_marker(pytest.mark.integration)

@@ -5,8 +5,15 @@ from __future__ import annotations
 
 import json
 import logging
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+import threading
 from pathlib import Path
 
+import httpx
 import numpy as np
 import pytest
 
@@ -105,10 +112,20 @@ def test_the_sources_follow_the_mode(tmp_path):
     assert source({"TL_MODE": "live"}) != STANDIN_SOURCE
 
 
-def test_the_stand_in_label_matches_the_stand_ins_own():
-    from coursekit.transports.local import SOURCE
+def test_the_stand_in_label_matches_the_stand_ins_own(tmp_path):
+    """Local mode's cache entries are labelled with what the stand-in's answers say about
+    themselves, and knowing the label costs no import of the stand-in (or its model)."""
+    from coursekit.transports.local import SOURCE_HEADER, LocalTransport
 
-    assert STANDIN_SOURCE == SOURCE
+    answer = httpx.Client(transport=LocalTransport()).get("https://api.twelvelabs.io/v1.3/assets/none")
+    local = vector_source(load_settings({"TL_MODE": "local"}, root=tmp_path))
+    assert answer.status_code == 404 and answer.headers[SOURCE_HEADER] == local
+    probe = ("import sys, helpers.client; "
+             "print(sorted(m for m in sys.modules if m.startswith(('coursekit.standin', "
+             "'coursekit.transports.local', 'torch', 'av'))))")
+    loaded = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=120,
+                            cwd=ROOT, env={**os.environ, "PYTHONPATH": str(ROOT)})
+    assert loaded.returncode == 0 and loaded.stdout.strip() == "[]", (loaded.stdout, loaded.stderr[-2000:])
 
 
 def test_replay_uses_no_cache_and_record_never_reads_it(tmp_path):
@@ -186,13 +203,66 @@ def test_a_damaged_entry_is_ignored_and_replaced(tmp_path, damage, caplog):
     assert embed_video_result(client, VIDEO).cached  # and the entry was rewritten whole
 
 
+def _items(value: float, n: int = 20, dim: int = 500) -> list[dict]:
+    """A video entry of about ``n * dim * 4`` bytes, every number ``value``."""
+    return [{"start_sec": 6.0 * i, "end_sec": 6.0 * (i + 1), "scope": "clip", "option": "visual",
+             "vector": [value] * dim} for i in range(n)]
+
+
+# A writer that the kernel kills part-way through its write: the file size limit makes the
+# write that would pass it raise SIGXFSZ, whose default action ends the process on the spot
+# (Python ignores the signal unless told otherwise, and then the write merely fails).
+_KILLED_WRITER = textwrap.dedent("""
+    import json, resource, signal, sys
+    from helpers.cache import EmbeddingCache
+
+    directory, key, fields, limit = sys.argv[1], sys.argv[2], json.loads(sys.argv[3]), int(sys.argv[4])
+    items = [{"start_sec": 6.0 * i, "end_sec": 6.0 * (i + 1), "scope": "clip", "option": "visual",
+              "vector": [0.25] * 2000} for i in range(40)]
+    signal.signal(signal.SIGXFSZ, signal.SIG_DFL)
+    resource.setrlimit(resource.RLIMIT_FSIZE, (limit, limit))
+    EmbeddingCache(directory).put_video(key, fields, items)
+    print("the write finished, which it should not have")
+""")
+
+
 def test_writes_are_atomic_and_leave_no_temporary_files(tmp_path):
-    store = EmbeddingCache(tmp_path)
     key, fields = video_key("x", model="m", clip_length=6, options=["visual"], scopes=["clip"], source="s")
-    store.put_video(key, fields, [{"start_sec": 0.0, "end_sec": 6.0, "scope": "clip", "option": "visual",
-                                   "vector": [0.6, 0.8]}])
-    assert store.get_video(key)[0]["vector"] == [0.6, 0.8]
-    assert not list(tmp_path.rglob("*.tmp"))
+    first, second = _items(0.5), _items(0.75)
+
+    # A reader racing a writer that replaces the entry again and again sees a whole entry
+    # every time, one or the other, and never a half-written file.
+    raced = EmbeddingCache(tmp_path / "raced")
+    raced.put_video(key, fields, first)
+    done = threading.Event()
+
+    def writer():
+        for i in range(24):
+            raced.put_video(key, fields, second if i % 2 == 0 else first)
+        done.set()
+
+    seen = []
+    thread = threading.Thread(target=writer)
+    thread.start()
+    while not done.is_set():
+        seen.append(raced.get_video(key))
+    thread.join()
+    assert raced.rejected == 0 and len(seen) > 1
+    assert all(items == first or items == second for items in seen), "a reader saw a partial entry"
+    assert not [p for p in (tmp_path / "raced").rglob("*") if p.is_file() and p.suffix != ".json"]
+
+    # A writer killed mid-write leaves the entry that was there, whole; the next write works.
+    killed = EmbeddingCache(tmp_path / "killed")
+    killed.put_video(key, fields, first)
+    script = tmp_path / "killed_writer.py"
+    script.write_text(_KILLED_WRITER)
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")]))}
+    run = subprocess.run([sys.executable, str(script), str(tmp_path / "killed"), key, json.dumps(fields),
+                          "65536"], capture_output=True, text=True, timeout=120, env=env)
+    assert run.returncode == -signal.SIGXFSZ, (run.returncode, run.stdout, run.stderr[-2000:])
+    assert killed.get_video(key) == first and killed.rejected == 0
+    killed.put_video(key, fields, second)
+    assert EmbeddingCache(tmp_path / "killed").get_video(key) == second
 
 
 def test_a_whole_course_session_costs_nothing_the_second_time(tmp_path):

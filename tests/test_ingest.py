@@ -114,30 +114,39 @@ def test_an_empty_folder_says_so(tmp_path, milvus):
 
 
 class Gauge(httpx.BaseTransport):
-    """Counts how many requests are in flight at once (each takes a moment)."""
+    """Counts the videos whose uploads are in flight at once. An upload waits (up to seconds)
+    until ``meet`` uploads are in flight together or the last video has come, then holds a
+    moment: a batch that can run ``meet`` at once is seen doing so, a serial one is seen alone,
+    and one that would run more has the time to show it."""
 
-    def __init__(self, inner):
-        self.inner, self.active, self.peak = inner, 0, 0
-        self.lock = threading.Lock()
+    def __init__(self, inner, meet: int, videos: int):
+        self.inner, self.meet, self.videos = inner, meet, videos
+        self.active = self.peak = self.arrived = 0
+        self.changed = threading.Condition()
 
     def handle_request(self, request):
-        with self.lock:
+        if not (request.method == "POST" and request.url.path.endswith("/assets")):
+            return self.inner.handle_request(request)
+        with self.changed:
             self.active += 1
+            self.arrived += 1
             self.peak = max(self.peak, self.active)
+            self.changed.notify_all()
+            self.changed.wait_for(lambda: self.active >= self.meet or self.arrived >= self.videos, timeout=5)
+        time.sleep(0.05)
         try:
-            time.sleep(0.02)
             return self.inner.handle_request(request)
         finally:
-            with self.lock:
+            with self.changed:
                 self.active -= 1
 
 
 @pytest.mark.parametrize("concurrency", [1, 2])
 def test_concurrency_is_bounded(tmp_path, folder, milvus, concurrency):
-    gauge = Gauge(FakeEmbedAPI())
+    gauge = Gauge(FakeEmbedAPI(), meet=concurrency, videos=3)
     table = ingest(client_for(tmp_path, gauge), milvus, COLLECTION, folder, concurrency=concurrency)
     assert (table["outcome"] == "embedded").all()
-    assert 1 <= gauge.peak <= concurrency
+    assert gauge.peak == concurrency  # reached, and never passed
 
 
 def test_a_milvus_failure_stops_the_batch_and_keeps_the_embeddings(tmp_path, folder, milvus, monkeypatch):

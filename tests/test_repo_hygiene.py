@@ -92,3 +92,19 @@ def test_dotenv_and_local_state_are_ignored():
     for name in (".env", ".stores/x.db", ".cache/x", "logs/x.log", ".venv/x"):
         result = subprocess.run(["git", "check-ignore", "-q", name], cwd=ROOT)
         assert result.returncode == 0, f"{name} must be git-ignored"
+
+
+def test_every_test_marked_integration_by_name_still_exists():
+    """conftest marks slow tests by file and name; a renamed test would silently join the fast
+    suite, so every name listed there must still be a test function in that file."""
+    import ast
+
+    from conftest import INTEGRATION, INTEGRATION_MODULES
+
+    for module in INTEGRATION_MODULES:
+        assert (ROOT / "tests" / module).is_file(), f"conftest lists {module}, which is gone"
+    for module, names in INTEGRATION.items():
+        tree = ast.parse((ROOT / "tests" / module).read_text(encoding="utf-8"))
+        defined = {n.name for n in tree.body if isinstance(n, ast.FunctionDef)}
+        missing = set(names) - defined
+        assert not missing, f"conftest marks {sorted(missing)} in {module}, which has no such test"

@@ -132,7 +132,8 @@ def test_replay_serves_recorded_errors_as_errors(tmp_path):
 
 def test_the_sdk_parses_replayed_answers(tmp_path):
     RecordingTransport(_upstream([]), tmp_path).handle_request(_text_request("a dog"))
-    settings = load_settings({"TL_MODE": "replay", "TL_RECORDINGS_DIR": str(tmp_path)})
+    # root=tmp_path: the repository's own .env (a developer's key, their TL_* choices) stays out.
+    settings = load_settings({"TL_MODE": "replay", "TL_RECORDINGS_DIR": str(tmp_path)}, root=tmp_path)
     client = make_client(settings)
     answer = client.embed.v_2.create(input_type="text", model_name="marengo3.0",
                                      text=TextInputRequest(input_text="a dog"))

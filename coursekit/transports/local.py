@@ -52,6 +52,7 @@ import httpx
 import numpy as np
 
 from coursekit import limits
+from coursekit.labels import STANDIN_SOURCE
 from coursekit.probe import ImageInfo, VideoInfo, decode_image, image_type, probe
 from coursekit.standin import video as standin_video
 from helpers.errors import EmbeddingError, VideoError
@@ -62,7 +63,7 @@ from .fingerprint import api_path
 log = logging.getLogger(__name__)
 
 #: Sent as the ``x-course-source`` header on every answer; the recorder labels recordings with it.
-SOURCE = "local stand-in: ConSE EfficientNet-Lite0 + all-MiniLM-L6-v2"
+SOURCE = STANDIN_SOURCE
 SOURCE_HEADER = "x-course-source"
 #: Says what an answer left out that the real API would have given (the default audio and
 #: transcription embeddings): the body keeps the API's shape, this header says the rest.
