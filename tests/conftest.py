@@ -37,7 +37,7 @@ INTEGRATION: dict[str, dict[str, str]] = {
     "test_local_transport.py": {
         "test_full_flow_through_the_sdk": "loads the stand-in's model ([local] extra, ~20 s)",
         "test_clip_length_and_scopes_are_honoured": "loads the stand-in's model",
-        "test_same_request_same_task_id_and_identical_answers": "loads the stand-in's model",
+        "test_a_new_process_gives_the_same_ids_and_identical_answers": "loads the stand-in's model",
     },
     "test_standin_model.py": {
         "test_model_vectors_are_unit_length_and_deterministic": "loads the stand-in's model",

@@ -594,9 +594,9 @@ def _videos() -> dict:
 def _text_collection_or_skip(client, name, segments):
     from helpers import hybrid
 
-    if not store.features(client)["bm25"]:
+    if not store.server_info(client).features["bm25"]:
         pytest.skip("the course's text collection needs BM25 (Milvus 2.5)")
-    hybrid.ensure_text_collection(client, name, DIM)
+    store.ensure_collection(client, name, DIM, text=True)
     hybrid.upsert_with_text(client, name, segments, _videos())
 
 
@@ -622,9 +622,6 @@ def test_feature_group_by(client, name):
     assert _keys(best) == _keys(list(firsts.values())[:3])
     assert best[0].video_id == "video1" and [h.video_id for h in every[:2]] == ["video1", "video1"]
     assert [h.score for h in best] == sorted((h.score for h in best), reverse=True)
-    info = store.server_info(client)
-    warned = any(c.startswith("group_by") for c in info.caveats)
-    assert warned == (info.kind == "lite" or not info.features["group_by"])
     assert "group_by" in store.describe_version("v2.3.5-lite").missing
 
 
@@ -636,7 +633,7 @@ def test_feature_hybrid_search(client, name):
     with pytest.raises(StoreError, match=r"hybrid search.*2\.4.*2\.3\.5"):
         hybrid.native_hybrid_search(old, name, [segments[0].vector])
     assert "hybrid_search" not in old.calls
-    if not store.features(client)["hybrid_search"]:
+    if not store.server_info(client).features["hybrid_search"]:
         return
     _text_collection_or_skip(client, name, segments)
     for ranker in ("rrf", "weighted"):
@@ -653,11 +650,11 @@ def test_feature_bm25(client, name):
 
     old = _Reports(client, "v2.3.5-lite")
     with pytest.raises(StoreError, match=r"BM25.*2\.5.*2\.3\.5"):
-        hybrid.ensure_text_collection(old, name, DIM)
+        store.ensure_collection(old, name, DIM, text=True)
     assert "create_collection" not in old.calls and not client.has_collection(name)
-    if not store.features(client)["bm25"]:
+    if not store.server_info(client).features["bm25"]:
         with pytest.raises(StoreError, match="BM25"):
-            hybrid.ensure_text_collection(client, name, DIM)
+            store.ensure_collection(client, name, DIM, text=True)
         return
     segments = make_segments()
     _text_collection_or_skip(client, name, segments)
