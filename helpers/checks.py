@@ -1,5 +1,6 @@
 """Is this machine ready for the course? One row per check: what was checked, ok or not, and what
-to do when it is not. ``00_setup`` shows the table; nothing here prints."""
+to do when it is not. ``00_setup`` shows the table; nothing here prints. ``make doctor`` adds the
+checks that are too slow or too costly for a chapter (see scripts/doctor.py)."""
 
 from __future__ import annotations
 
@@ -148,47 +149,3 @@ def checks_table(checks: list[Check]):
     import pandas as pd
 
     return pd.DataFrame([{"check": c.name, "ok": "✔" if c.ok else "✘", "detail": c.detail} for c in checks])
-
-
-def free_disk(path: Path = ROOT, needed_gb: float = 2.0) -> Check:
-    import shutil
-
-    free = shutil.disk_usage(path).free / 1e9
-    ok = free >= needed_gb
-    return Check("Free disk", ok, f"{free:.1f} GB free" + ("" if ok else f"; the course needs about {needed_gb:g} GB"))
-
-
-def api_key_works(settings: Settings) -> Check:
-    """One cheap authenticated call (list one asset) in the modes that use the real API."""
-    if not settings.needs_api_key:
-        return Check("API key works", True, f"not needed in {settings.mode} mode")
-    if not settings.api_key:
-        return Check("API key works", False, "no key to try: set TWELVE_LABS_API_KEY or .env")
-    from .client import make_client
-
-    try:
-        next(iter(make_client(settings).assets.list(page_limit=1)), None)
-    except Exception as err:  # report, never raise: the table must finish
-        status = getattr(err, "status_code", None)
-        hint = "the key was refused: check it in the Twelve Labs dashboard" if status in (401, 403) else \
-            "the API did not answer: check the network"
-        label = f"{type(err).__name__} {status}" if status else type(err).__name__
-        return Check("API key works", False, f"{label}: {hint}")
-    return Check("API key works", True, "one authenticated call answered")
-
-
-def notebook_runs(name: str = "00_setup", timeout: int = 300) -> Check:
-    """Execute a copy of a notebook headless (outputs discarded), as a learner's first run would."""
-    import nbformat
-    from nbclient import NotebookClient
-
-    path = ROOT / "notebooks" / f"{name}.ipynb"
-    try:
-        nb = nbformat.read(path, as_version=4)
-        NotebookClient(nb, timeout=timeout, kernel_name="python3",
-                       resources={"metadata": {"path": str(path.parent)}}).execute()
-    except Exception as err:  # any failure is the answer to "would it run?"
-        text = re.sub(r"\x1b\[[0-9;]*m", "", str(err)).strip()  # tracebacks carry terminal colours
-        last = text.splitlines()[-1][:200] if text else type(err).__name__
-        return Check(f"notebooks/{name}", False, f"fails: {last}")
-    return Check(f"notebooks/{name}", True, "runs top to bottom")

@@ -1,9 +1,8 @@
-"""The course's videos: the catalog (what each clip shows, when), checks that a file is a video the
-API accepts, and the players and tables a notebook displays."""
+"""The course's videos: the catalog (what each clip shows, when) and the checks that a file is a
+video the API accepts. How a notebook shows them (players, result tables) is ``helpers.display``."""
 
 from __future__ import annotations
 
-import html
 import json
 import os
 from dataclasses import dataclass
@@ -16,7 +15,6 @@ from .errors import VideoError
 from .settings import ROOT
 
 DATA_DIR = ROOT / "data"
-NOTEBOOKS_DIR = ROOT / "notebooks"
 
 # Marengo 3.0's limits for video input: one table, which the local stand-in reads too.
 MIN_SECONDS, MAX_SECONDS, MIN_SIDE = limits.MIN_SECONDS, limits.MAX_SECONDS, limits.MIN_SIDE
@@ -79,6 +77,24 @@ class Catalog:
     queries: tuple[Query, ...]
 
 
+def _video(v: dict, data_dir: Path) -> Video:
+    notes = tuple(Annotation(float(a["start_sec"]), float(a["end_sec"]), a.get("label", ""), a.get("text", ""))
+                  for a in v.get("annotations", []))
+    return Video(v["id"], data_dir / v["file"], v.get("title", v["id"]), v.get("description", ""),
+                 v.get("source", ""), v.get("licence", ""), float(v["duration_sec"]), int(v["width"]),
+                 int(v["height"]), notes)
+
+
+def _clip(c: dict, data_dir: Path) -> QueryClip:
+    return QueryClip(c["id"], data_dir / c["file"], c.get("from_video", ""),
+                     float(c.get("from_start_sec", 0.0)), float(c.get("from_end_sec", 0.0)))
+
+
+def _query(q: dict) -> Query:
+    return Query(q["text"], tuple(Interval(r["video_id"], float(r["start_sec"]), float(r["end_sec"]))
+                                  for r in q["relevant"]))
+
+
 def load_catalog(data_dir: Path = DATA_DIR) -> Catalog:
     """The hand-annotated catalog in ``data/catalog.json`` (see ``data/README.md``)."""
     path = data_dir / "catalog.json"
@@ -88,44 +104,9 @@ def load_catalog(data_dir: Path = DATA_DIR) -> Catalog:
             "repository (git lfs is not used), or rebuild data/ with `make data`."
         )
     raw = json.loads(path.read_text(encoding="utf-8"))
-    videos = {
-        v["id"]: Video(
-            id=v["id"],
-            path=data_dir / v["file"],
-            title=v.get("title", v["id"]),
-            description=v.get("description", ""),
-            source=v.get("source", ""),
-            licence=v.get("licence", ""),
-            duration_sec=float(v["duration_sec"]),
-            width=int(v["width"]),
-            height=int(v["height"]),
-            annotations=tuple(
-                Annotation(float(a["start_sec"]), float(a["end_sec"]), a.get("label", ""), a.get("text", ""))
-                for a in v.get("annotations", [])
-            ),
-        )
-        for v in raw["videos"]
-    }
-    clips = {
-        c["id"]: QueryClip(
-            id=c["id"],
-            path=data_dir / c["file"],
-            from_video=c.get("from_video", ""),
-            from_start_sec=float(c.get("from_start_sec", 0.0)),
-            from_end_sec=float(c.get("from_end_sec", 0.0)),
-        )
-        for c in raw.get("query_clips", [])
-    }
-    queries = tuple(
-        Query(
-            text=q["text"],
-            relevant=tuple(
-                Interval(r["video_id"], float(r["start_sec"]), float(r["end_sec"])) for r in q["relevant"]
-            ),
-        )
-        for q in raw.get("queries", [])
-    )
-    return Catalog(videos=videos, query_clips=clips, queries=queries)
+    return Catalog(videos={v["id"]: _video(v, data_dir) for v in raw["videos"]},
+                   query_clips={c["id"]: _clip(c, data_dir) for c in raw.get("query_clips", [])},
+                   queries=tuple(_query(q) for q in raw.get("queries", [])))
 
 
 def probe_video(path: str | os.PathLike) -> VideoInfo:
@@ -162,46 +143,5 @@ def check_video(path: str | os.PathLike, clip_length: float | None = None) -> Vi
     return info
 
 
-def _notebook_relative(path: Path) -> str:
-    # Jupyter serves files relative to the notebook, so a relative src works in JupyterLab and
-    # keeps committed outputs free of machine-specific absolute paths.
-    return Path(os.path.relpath(Path(path).resolve(), NOTEBOOKS_DIR)).as_posix()
-
-
-def player_html(path: str | os.PathLike, start_sec: float = 0.0, end_sec: float | None = None,
-                width: int = 480, caption: str = "") -> str:
-    """A ``<video>`` element that starts at ``start_sec`` (a media fragment, ``#t=start,end``)."""
-    fragment = f"#t={start_sec:g}" + (f",{end_sec:g}" if end_sec is not None else "")
-    src = html.escape(_notebook_relative(Path(path)) + fragment, quote=True)
-    label = f"<figcaption>{html.escape(caption)}</figcaption>" if caption else ""
-    return (f'<figure style="display:inline-block;margin:4px"><video controls muted preload="metadata" '
-            f'width="{width}" src="{src}"></video>{label}</figure>')
-
-
-def player(path: str | os.PathLike, start_sec: float = 0.0, end_sec: float | None = None,
-           width: int = 480, caption: str = ""):
-    """An inline player for a notebook, starting at the second a search found."""
-    from IPython.display import HTML
-
-    return HTML(player_html(path, start_sec, end_sec, width, caption))
-
-
-def hits_table(hits, catalog: Catalog | None = None, query: Query | None = None):
-    """Search results as a table: rank, video, time range, score (and relevance when known)."""
-    import pandas as pd
-
-    rows = []
-    for rank, hit in enumerate(hits, start=1):
-        row = {
-            "rank": rank,
-            "video": hit.video_id,
-            "start_s": round(hit.start_sec, 1),
-            "end_s": round(hit.end_sec, 1),
-            "score": round(hit.score, 3),
-        }
-        if catalog is not None and hit.video_id in catalog.videos:
-            row["title"] = catalog.videos[hit.video_id].title
-        if query is not None:
-            row["relevant"] = query.is_relevant(hit.video_id, hit.start_sec, hit.end_sec)
-        rows.append(row)
-    return pd.DataFrame(rows).set_index("rank") if rows else pd.DataFrame(rows)
+# Chapters written before helpers.display existed import these from here.
+from .display import hits_table, player, player_html  # noqa: E402,F401

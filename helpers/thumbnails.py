@@ -9,9 +9,12 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import io
 import logging
 import os
 from pathlib import Path
+
+from coursekit.atomic import atomic_write_bytes
 
 from .errors import VideoError
 from .settings import load_settings
@@ -61,11 +64,9 @@ def thumbnail(video: str | os.PathLike, second: float, width: int = 160,
     target = cache / f"{video.stem}-{_key(video, second, width)}.jpg"
     if target.is_file() and target.stat().st_size > 0:
         return target
-    image = _decode_frame(video, second, width)
-    cache.mkdir(parents=True, exist_ok=True)
-    partial = target.with_name(f"{target.name}.{os.getpid()}.tmp")
-    image.save(partial, format="JPEG", quality=80)
-    partial.replace(target)  # a half-written file is never mistaken for a thumbnail
+    encoded = io.BytesIO()
+    _decode_frame(video, second, width).save(encoded, format="JPEG", quality=80)
+    atomic_write_bytes(target, encoded.getvalue())  # a half-written file is never a thumbnail
     extractions += 1
     log.debug("thumbnail %s at %.2f s -> %s", video.name, second, target.name)
     return target

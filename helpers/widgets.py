@@ -1,18 +1,8 @@
 """The interactive search panel: a query box, a top-k slider and a video filter in front of any
-search function, with results a learner can check by eye (a thumbnail, the seconds, the score,
-and a player that starts at the hit).
-
-The panel is handed its search function, so it knows nothing of Milvus, the SDK or the modes;
-``make_search_panel`` builds that function from a chapter's client and store. The only mode it
-needs to know is whether free text can work: replay answers nothing but recorded requests, so
-there the box offers the recorded queries and says why.
-
-Results are HTML shown through an ``Output`` widget rather than an ``HTML`` widget on purpose:
-JupyterLab resolves relative ``src`` addresses (the video files) against the notebook's folder
-only for outputs that go through its renderers, which an ``Output`` widget's content does and an
-``HTML`` widget's does not. The stable CSS classes (``course-hit``, ``course-thumb``,
-``course-player``, ...) are what a browser test looks for.
-"""
+search function, with hits a learner can check by eye (``display.hit_rows_html``). It knows
+nothing of Milvus or the SDK, only whether free text can work (replay answers only recorded
+requests, so there it offers those). Results go through an ``Output`` widget because JupyterLab
+resolves the players' relative ``src`` only for outputs; browser tests find the ``course-*`` classes."""
 
 from __future__ import annotations
 
@@ -24,48 +14,34 @@ from pathlib import Path
 
 import ipywidgets as w
 
+from .display import hit_rows_html
 from .errors import CourseError
-from .media import Catalog, Video, player_html
+from .media import Catalog, Video
 from .segments import Hit
-from .thumbnails import thumbnail_data_uri
 
 log = logging.getLogger(__name__)
 
 #: ``search(text, top_k, video_id or None) -> hits``, best first
 SearchFn = Callable[[str, int, str | None], Sequence[Hit]]
-
 #: the Embed API v2 endpoint a text query is embedded with, as recordings name it
 TEXT_EMBED_PATH = "/embed-v2"
 #: the video filter's value for "no filter" (a Dropdown cannot tell ``None`` from no selection)
 ALL_VIDEOS = ""
 _UNCHANGED = object()
-
-# Why the box behaves as it does, per mode: a learner who types free text in replay mode and
-# gets nothing deserves to know it is the mode, not the search, and how to change it.
 MODE_NOTES = {
-    "replay": (
-        "Replay mode answers only requests that were recorded, so only the {n} recorded queries "
-        "can be embedded: pick one from the list (type to filter it). For free text, run the "
-        "course with <code>TL_MODE=local</code> (the offline stand-in) or with a Twelve Labs API "
-        "key (live)."
-    ),
-    "local": "Local mode: any text works; the offline stand-in model embeds it (a small model, so "
-             "expect rough results).",
+    "replay": "Replay mode answers only requests that were recorded, so only the {n} recorded "
+              "queries can be embedded: pick one from the list (type to filter it). For free text, "
+              "run the course with <code>TL_MODE=local</code> or with a Twelve Labs API key.",
+    "local": "Local mode: any text works; the offline stand-in embeds it (a small model: rough results).",
     "live": "Live mode: any text works; each new query is one call to the Embed API (Marengo 3.0).",
-    "record": "Record mode: any text works; each new query's answer is saved to the recordings, "
-              "so replay can answer it later.",
+    "record": "Record mode: any text works; each new query's answer is saved to the recordings.",
 }
 
 
 def recorded_queries(recordings_dir: str | Path) -> list[str]:
-    """The text queries replay can answer: those whose embedding request was recorded.
-
-    Read from the recordings' request bodies, not from a list kept by hand, so the panel offers
-    exactly what replay will find. Sorted, so the list is the same on every machine.
-    """
-    directory = Path(recordings_dir)
+    """The text queries replay can answer, read from the recorded requests (sorted)."""
     texts: set[str] = set()
-    for path in sorted(directory.glob("*.json")):
+    for path in sorted(Path(recordings_dir).glob("*.json")):
         try:
             request = json.loads(path.read_text(encoding="utf-8")).get("request") or {}
         except (OSError, ValueError, AttributeError) as err:
@@ -81,93 +57,65 @@ def recorded_queries(recordings_dir: str | Path) -> list[str]:
     return sorted(texts)
 
 
-def describe_hit(hit: Hit) -> str:
-    """One hit in words, the same in the panel's rows and in its text form."""
-    return f"{hit.video_id} · {hit.start_sec:g}–{hit.end_sec:g} s · score {hit.score:.3f}"
-
-
 class SearchPanel:
     """A search box over ``search``; ``widget`` is what a notebook shows, ``run`` drives it from code.
 
-    ``videos`` maps video ids to catalog videos (or is the catalog): it gives the files for the
-    thumbnails and players and the choices of the video filter. In ``mode="replay"`` only
-    ``suggestions`` are accepted as queries; in every other mode they are just suggestions.
-    """
+    ``videos`` (id -> catalog video, or the catalog) gives the files to show and the filter's
+    choices. In ``mode="replay"`` only ``suggestions`` are accepted."""
 
     def __init__(self, search: SearchFn, videos: Mapping[str, Video] | Catalog, *,
                  suggestions: Iterable[str] | None = None, mode: str = "local", top_k: int = 5,
                  max_k: int = 20, query: str = "", video_id: str | None = None,
                  thumbnail_width: int = 120, player_width: int = 320,
                  thumbnail_cache: Path | None = None):
-        self._search_fn = search
+        self._search_fn, self.mode = search, mode
         self.videos: dict[str, Video] = dict(videos.videos if isinstance(videos, Catalog) else videos)
-        self.mode = mode
         self.suggestions: tuple[str, ...] = tuple(dict.fromkeys(suggestions or ()))
         #: in replay only recorded texts can be embedded; ``None`` means any text
-        self.allowed: frozenset[str] | None = frozenset(self.suggestions) if mode == "replay" else None
-        self.thumbnail_width = thumbnail_width
-        self.player_width = player_width
-        self.thumbnail_cache = thumbnail_cache
-        #: the last search's hits and error message (``None`` when it worked)
-        self.hits: list[Hit] = []
-        self.error: str | None = None
-        self.last_query: str | None = None
-        self.searches = 0
-        self._driving = False
-
+        self.allowed = frozenset(self.suggestions) if mode == "replay" else None
+        self._row_options = {"thumbnail_width": thumbnail_width, "player_width": player_width,
+                             "thumbnail_cache": thumbnail_cache}
+        #: the last search's hits, its error message (``None`` when it worked) and its text
+        self.hits, self.error, self.last_query = [], None, None
+        self.searches, self._driving = 0, False
         if video_id is not None and video_id not in self.videos:
-            raise ValueError(f"video_id={video_id!r} is not one of the videos: pass one of "
-                             f"{', '.join(sorted(self.videos))}, or None for all.")
-        # ensure_option stays off even in replay: in JupyterLab it silently keeps the last valid
-        # text, so Search would re-run the old query; we refuse an unrecorded text ourselves, with
-        # a message that says why.
-        self.query = w.Combobox(
-            value=query, options=self.suggestions, ensure_option=False,
-            placeholder="pick a recorded query" if self.allowed is not None else "describe what to find",
-            description="Query", layout=w.Layout(width="70%"),
-        )
+            raise ValueError(self._unknown(video_id))
+        # ensure_option stays off even in replay: JupyterLab would silently keep the last valid
+        # text and re-run the old query; an unrecorded text is refused below, saying why.
+        hint = "pick a recorded query" if self.allowed is not None else "describe what to find"
+        self.query = w.Combobox(value=query, options=self.suggestions, ensure_option=False, placeholder=hint,
+                                description="Query", layout=w.Layout(width="70%"))
         self.button = w.Button(description="Search", button_style="primary", icon="search",
-                               tooltip="Embed the query and search the collection")
+                               tooltip="Embed the query and search the collection",
+                               disabled=self.allowed is not None and not self.allowed)
         self.top_k = w.IntSlider(value=top_k, min=1, max=max(max_k, top_k), description="Top k",
                                  continuous_update=False)
-        self.video = w.Dropdown(
-            options=[("all videos", ALL_VIDEOS)] + [(f"{v.id} · {v.title}", v.id) for v in self.videos.values()],
-            value=video_id or ALL_VIDEOS, description="Video", layout=w.Layout(width="50%"),
-        )
-        self.note = w.HTML(self._note())
-        self.status = w.HTML("")
-        self.results = w.Output()
+        choices = [("all videos", ALL_VIDEOS)]
+        choices += [(f"{v.id} · {v.title}", v.id) for v in self.videos.values()]
+        self.video = w.Dropdown(options=choices, value=video_id or ALL_VIDEOS, description="Video",
+                                layout=w.Layout(width="50%"))
+        self.note, self.status, self.results = w.HTML(self._note()), w.HTML(""), w.Output()
         self.widget = w.VBox([w.HBox([self.query, self.button]), w.HBox([self.top_k, self.video]),
                               self.note, self.status, self.results])
-        for widget, css in ((self.widget, "course-search-panel"), (self.query, "course-query"),
-                            (self.button, "course-search"), (self.top_k, "course-top-k"),
-                            (self.video, "course-video-filter"), (self.note, "course-note"),
-                            (self.status, "course-status"), (self.results, "course-results")):
-            widget.add_class(css)
+        for widget, name in ((self.widget, "search-panel"), (self.query, "query"),
+                             (self.button, "search"), (self.top_k, "top-k"), (self.video, "video-filter"),
+                             (self.note, "note"), (self.status, "status"), (self.results, "results")):
+            widget.add_class(f"course-{name}")
         self.button.on_click(lambda _button: self._search())
         # After a first search, moving the slider or the filter shows the new results at once.
         self.top_k.observe(self._on_control_change, names="value")
         self.video.observe(self._on_control_change, names="value")
-        if self.allowed is not None and not self.allowed:
-            self.button.disabled = True
-
-    # --- driving it ----------------------------------------------------------------------
 
     def run(self, query: str | None = None, *, top_k: int | None = None,
             video_id: str | None | object = _UNCHANGED) -> list[Hit]:
-        """Set the controls (those given) and search, as a click on Search would; returns the hits.
-
-        ``video_id=None`` searches all videos; leaving it out keeps the filter as it is.
-        """
-        if video_id is not _UNCHANGED and video_id is not None and video_id not in self.videos:
-            self._show_error(f"{video_id!r} is not one of the videos: pick one of "
-                             f"{', '.join(sorted(self.videos))}, or None for all.")
-            return []
+        """Set the controls given and search, as a click would; ``video_id=None`` means all videos."""
+        if video_id not in (_UNCHANGED, None) and video_id not in self.videos:
+            return self._show_error(self._unknown(video_id))
         if top_k is not None and not self.top_k.min <= top_k <= self.top_k.max:
             # the slider would clamp it silently and search for another number of hits
-            self._show_error(f"top_k={top_k}: the panel shows {self.top_k.min} to {self.top_k.max} "
-                             "hits; pick a number in that range (or build it with a larger max_k).")
-            return []
+            return self._show_error(f"top_k={top_k}: the panel shows {self.top_k.min} to "
+                                    f"{self.top_k.max} hits; pick a number in that range (or build "
+                                    "it with a larger max_k).")
         self._driving = True  # one search for the whole call, not one per control set
         try:
             if query is not None:
@@ -180,63 +128,56 @@ class SearchPanel:
             self._driving = False
         return self._search()
 
+    def _unknown(self, video_id) -> str:
+        return (f"{video_id!r} is not one of the videos: pick one of "
+                f"{', '.join(sorted(self.videos))}, or None for all.")
+
     def _on_control_change(self, _change) -> None:
         if self.searches and not self._driving:
             self._search()
 
     def _search(self) -> list[Hit]:
-        text = self.query.value.strip()
-        top_k = int(self.top_k.value)
+        text, top_k = self.query.value.strip(), int(self.top_k.value)
         video_id = self.video.value or None
         self.last_query = text
         if not text:
-            self._show_error("Type a few words describing what to find, then press Search.")
-            return []
+            return self._show_error("Type a few words describing what to find, then press Search.")
         if self.allowed is not None and text not in self.allowed:
-            self._show_error(self._not_recorded(text))
-            return []
-        self.status.value = '<span class="course-busy">Searching…</span>'
-        self.button.disabled = True
+            return self._show_error(f"{text!r} was not recorded, and replay mode answers only recorded "
+                                    f"requests. Pick one of the {len(self.suggestions)} recorded queries "
+                                    "from the list, or run the course with TL_MODE=local (offline "
+                                    "stand-in) or an API key for free text.")
+        self.status.value, self.button.disabled = '<span class="course-busy">Searching…</span>', True
         try:
             hits = list(self._search_fn(text, top_k, video_id))
         except Exception as err:  # noqa: BLE001 - a widget callback's traceback lands in no cell
-            # info, not warning: with logging unconfigured, Python prints warnings (and this
-            # traceback) to stderr, which is exactly what the panel is there to spare a learner.
+            # info, not warning: unconfigured logging prints warnings to stderr, under the panel;
+            # the course's own errors are written for a learner, others get their type too.
             log.info("Search for %r failed", text, exc_info=True)
-            self._show_error(_message(err))
-            return []
+            return self._show_error(str(err) if isinstance(err, CourseError)
+                                    else f"{type(err).__name__}: {err}")
         finally:
             self.button.disabled = False
         self.searches += 1
         self.hits, self.error = hits, None
-        # Results before the status line: a status that names the query means its rows were sent.
-        self.results.outputs = ({
-            "output_type": "display_data",
-            "data": {"text/html": self.results_html(), "text/plain": self.text()},
-            "metadata": {},
-        },)
+        # Rows before the status line: a status that names the query means its rows were sent.
+        self.results.outputs = ({"output_type": "display_data", "metadata": {},
+                                 "data": {"text/html": self.results_html(), "text/plain": self.text()}},)
         self.status.value = f'<span class="course-summary">{html.escape(self._summary())}</span>'
         return hits
 
-    def _show_error(self, message: str) -> None:
+    def _show_error(self, message: str) -> list[Hit]:
         self.hits, self.error = [], message
         self.status.value = f'<div class="course-error" style="color:#b00020">{html.escape(message)}</div>'
         self.results.outputs = ()
-
-    # --- what it shows -------------------------------------------------------------------
+        return []
 
     def _note(self) -> str:
-        template = MODE_NOTES.get(self.mode, "Any text works.")
+        note = MODE_NOTES.get(self.mode, "Any text works.").format(n=len(self.suggestions))
         if self.mode == "replay" and not self.suggestions:
-            template = ("Replay mode answers only recorded requests, and no text query was "
-                        "recorded: record some (<code>make record</code>) or run with "
-                        "<code>TL_MODE=local</code> for free text.")
-        return f'<span style="font-size:90%">{template.format(n=len(self.suggestions))}</span>'
-
-    def _not_recorded(self, text: str) -> str:
-        return (f"{text!r} was not recorded, and replay mode answers only recorded requests. "
-                f"Pick one of the {len(self.suggestions)} recorded queries from the list, or run "
-                "the course with TL_MODE=local (offline stand-in) or an API key for free text.")
+            note = ("Replay mode answers only recorded requests, and no text query was recorded: "
+                    "record some (<code>make record</code>) or run with <code>TL_MODE=local</code>.")
+        return f'<span style="font-size:90%">{note}</span>'
 
     def _summary(self) -> str:
         where = f"in {self.video.value}" if self.video.value else "in all videos"
@@ -249,73 +190,31 @@ class SearchPanel:
             return f"error: {self.error}"
         if self.last_query is None:
             return "no search yet"
-        lines = [self._summary()]
-        lines += [f"{rank:>2}. {describe_hit(hit)}" for rank, hit in enumerate(self.hits, start=1)]
-        return "\n".join(lines)
+        lines = [f"{rank:>2}. {h.video_id} · {h.start_sec:g}–{h.end_sec:g} s · score {h.score:.3f}"
+                 for rank, h in enumerate(self.hits, start=1)]
+        return "\n".join([self._summary(), *lines])
 
     def results_html(self) -> str:
         """The last hits as HTML rows: thumbnail, video, seconds, score, and a player at the hit."""
-        if not self.hits:
-            return ('<div class="course-empty">No segments matched. If the collection is empty, '
-                    'run the cells that fill it first; with a video filter, try all videos.</div>')
-        rows = "".join(self._row(rank, hit) for rank, hit in enumerate(self.hits, start=1))
-        # data-query lets a browser test wait for the rows of *its* query, not the previous ones.
-        return (f'<div class="course-hits" data-query="{html.escape(self.last_query or "", quote=True)}" '
-                f'style="display:flex;flex-direction:column;gap:6px">{rows}</div>')
-
-    def _row(self, rank: int, hit: Hit) -> str:
-        video = self.videos.get(hit.video_id)
-        title = html.escape(video.title if video else hit.title or "")
-        thumb = player = ""
-        if video is None:
-            player = '<div class="course-missing">not in the catalog: no file to show</div>'
-        else:
-            try:
-                uri = thumbnail_data_uri(video.path, hit.start_sec, self.thumbnail_width, self.thumbnail_cache)
-                thumb = (f'<img class="course-thumb" src="{uri}" width="{self.thumbnail_width}" '
-                         f'alt="{html.escape(hit.video_id)} at {hit.start_sec:g} s">')
-            except (CourseError, OSError) as err:  # a missing picture must not hide the hit
-                log.info("No thumbnail for %s at %s s: %s", hit.video_id, hit.start_sec, err)
-                thumb = '<div class="course-thumb-missing">no thumbnail</div>'
-            player = (f'<div class="course-player">'
-                      f'{player_html(video.path, hit.start_sec, hit.end_sec, width=self.player_width)}</div>')
-        return (
-            f'<div class="course-hit" data-rank="{rank}" data-video-id="{html.escape(hit.video_id)}" '
-            f'data-start-sec="{hit.start_sec:g}" data-end-sec="{hit.end_sec:g}" '
-            f'style="display:flex;align-items:center;gap:12px">{thumb}'
-            f'<div class="course-meta" style="min-width:220px"><b>{rank}. {html.escape(hit.video_id)}</b>'
-            f'<br>{title}<br><span class="course-time">{hit.start_sec:g}–{hit.end_sec:g} s</span> · '
-            f'<span class="course-score">score {hit.score:.3f}</span></div>{player}</div>'
-        )
+        return hit_rows_html(self.hits, self.videos, query=self.last_query or "", **self._row_options)
 
     def _repr_mimebundle_(self, **kwargs):
-        # The widget for Jupyter, and a fixed sentence instead of the widget tree as plain text:
-        # that is what a saved notebook shows where no kernel runs.
+        # The widget for Jupyter; where no kernel runs (a saved notebook), one sentence.
         bundle = dict(self.widget._repr_mimebundle_(**kwargs) or {})
         bundle["text/plain"] = (f"Search panel ({self.mode} mode, {len(self.suggestions)} suggested "
                                 "queries): run this cell in Jupyter to use it.")
         return bundle
 
 
-def _message(err: Exception) -> str:
-    # The course's own errors are written for a learner; anything else gets its type too.
-    return str(err) if isinstance(err, CourseError) else f"{type(err).__name__}: {err}"
-
-
 def make_search_panel(client, milvus, collection: str, catalog: Catalog, settings, *,
                       top_k: int = 5, query: str = "", video_id: str | None = None,
                       scope: str | None = "clip") -> SearchPanel:
-    """A panel that embeds the query with ``client`` and searches ``collection`` in ``milvus``.
-
-    Suggestions: in replay the recorded queries (all it can answer); otherwise the catalog's
-    queries and the recorded ones.
-    """
+    """A panel that embeds the query with ``client`` and searches ``collection`` in ``milvus``;
+    it suggests the recorded queries (in replay, all it can answer) and, elsewhere, the catalog's."""
     from . import store
     from .embed import embed_text
 
-    # Moving the slider or the filter searches again; keeping each text's vector means that
-    # costs no new embedding (in live mode, no new API call).
-    vectors: dict[str, object] = {}
+    vectors: dict[str, object] = {}  # moving a slider searches again, without a new embedding
 
     def search(text: str, k: int, video: str | None) -> list[Hit]:
         if text not in vectors:
@@ -324,10 +223,7 @@ def make_search_panel(client, milvus, collection: str, catalog: Catalog, setting
         return store.search(milvus, collection, vectors[text], limit=k, scope=scope, filter=where)
 
     recorded = recorded_queries(settings.recordings_dir)
-    if settings.mode == "replay":
-        suggestions = recorded
-    else:
-        suggestions = [q.text for q in catalog.queries] + recorded
+    suggestions = recorded if settings.mode == "replay" else [q.text for q in catalog.queries] + recorded
     return SearchPanel(search, catalog, suggestions=suggestions, mode=settings.mode, top_k=top_k,
                        query=query, video_id=video_id,
                        thumbnail_cache=Path(settings.cache_dir) / "thumbnails")

@@ -1,3 +1,5 @@
+import pytest
+
 from helpers import thumbnails
 from helpers.media import load_catalog
 
@@ -27,3 +29,27 @@ def test_frames_at_different_seconds_differ(tmp_path):
 def test_data_uri_is_inline_jpeg(tmp_path):
     uri = thumbnails.thumbnail_data_uri(load_catalog().videos["bunny"].path, 1.0, cache_dir=tmp_path)
     assert uri.startswith("data:image/jpeg;base64,")
+
+
+def test_a_hits_table_shows_each_hits_own_frame_and_whether_it_is_right(tmp_path, monkeypatch):
+    import re
+
+    import pandas as pd
+
+    from helpers.display import hits_table
+    from helpers.segments import Hit
+
+    monkeypatch.setenv("COURSE_CACHE_DIR", str(tmp_path))
+    catalog = load_catalog()
+    parked = next(q for q in catalog.queries if q.text == "a bicycle parked against a wall")
+    hits = [Hit("bikes", 6.0, 10.0, 0.4), Hit("vtest", 48.0, 54.0, 0.3), Hit("not_indexed", 0.0, 6.0, 0.1)]
+    table = hits_table(hits, catalog, query=parked, thumbnails=True)
+    assert list(table.frame["relevant"]) == [True, False, False]
+    pictures = re.findall(r'<img src="(data:image/jpeg;base64,[^"]+)"', table._repr_html_())
+    assert len(pictures) == 2 and pictures[0] != pictures[1], "one frame per hit, each its own"
+    assert "no file" in table._repr_html_()
+    assert "base64" not in repr(table) and "relevant" in repr(table), "plain text stays a table"
+    plain = hits_table(hits, catalog)  # without pictures: the DataFrame chapters already use
+    assert isinstance(plain, pd.DataFrame) and plain.loc[1, "title"] == catalog.videos["bikes"].title
+    with pytest.raises(ValueError, match="needs the catalog"):
+        hits_table(hits, thumbnails=True)
