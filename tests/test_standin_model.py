@@ -59,7 +59,7 @@ def test_class_names_are_imagenet_in_output_order():
     assert names[671].startswith("mountain bike")
     assert names[999].startswith("toilet tissue")
     prompts = standin_model.class_prompts(names)
-    assert prompts[281] == "a photo of a tabby, tabby cat."
+    assert prompts[281] == ["a photo of a tabby.", "a photo of a tabby cat."]
 
 
 def test_fixed_segments_follow_the_api_example():

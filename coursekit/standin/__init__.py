@@ -8,6 +8,7 @@ Importing this package is cheap: torch, sentence-transformers and the weights lo
 from .model import (
     CLASS_PROMPT,
     INPUT_SIZE,
+    SOURCE,
     TOP_K,
     ConseModel,
     available,
@@ -38,3 +39,5 @@ __all__ = [
     "scene_cuts",
     "segments",
 ]
+
+__all__ += ["SOURCE"]  # where the stand-in's vectors come from (recordings, cache keys)
