@@ -5,4 +5,5 @@ carry it, and ``helpers.client`` names the cache entries of local mode with it. 
 module of its own so that asking for the label imports neither the stand-in nor its model.
 """
 
-STANDIN_SOURCE = "local stand-in: ConSE EfficientNet-Lite0 + all-MiniLM-L6-v2"
+STANDIN_SOURCE = ("local stand-in: ConSE EfficientNet-Lite0 + all-MiniLM-L6-v2, "
+                  "with OpenCV Haar people and face detectors")

@@ -54,6 +54,8 @@ from typing import Callable, Sequence
 
 import numpy as np
 
+from coursekit.labels import STANDIN_SOURCE
+
 from helpers.errors import ConfigError, EmbeddingError
 
 log = logging.getLogger(__name__)
@@ -85,12 +87,8 @@ REQUIRED_PACKAGES = {
     "cv2": "opencv-python-headless",
 }
 
-#: Where the stand-in's vectors come from, in words: the recordings' ``source`` label, the
-#: ``x-course-source`` header and part of every embedding-cache key. The one definition.
-SOURCE = (
-    "local stand-in: ConSE EfficientNet-Lite0 + all-MiniLM-L6-v2, "
-    "with OpenCV Haar people and face detectors"
-)
+#: Where the stand-in's vectors come from, in words (defined once, in coursekit.labels).
+SOURCE = STANDIN_SOURCE
 #: Optional accelerators: with both, the image network runs through onnxruntime.
 ONNX_PACKAGES = {"onnx": "onnx", "onnxruntime": "onnxruntime"}
 
