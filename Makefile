@@ -51,6 +51,9 @@ notebooks: install                ## re-execute notebooks in replay and commit-r
 	$(PY) scripts/exercises.py
 
 record: install                   ## re-record data/recordings from the API (needs a key; TL_RECORD_FROM=local records the stand-in), then `make notebooks`
+	@# From an empty folder: every chapter records in its own process, and sequences of one request
+	@# (X.json, X.2.json, ...) must all come from this run. The old ones stay in git until you commit.
+	rm -f data/recordings/*.json
 	TL_MODE=record $(PY) scripts/run_notebooks.py
 
 # The `data` extra: imageio-ffmpeg's ffmpeg binary, which only rebuilding data/ needs.

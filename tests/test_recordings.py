@@ -42,13 +42,15 @@ def test_the_nth_request_gets_the_nth_recording_and_the_first_keeps_its_name(tmp
     assert replay_statuses(tmp_path, 5) == ["processing", "processing", "ready", "ready", "ready"]
 
 
-def test_recording_again_leaves_no_tail_of_an_earlier_longer_sequence(tmp_path, monkeypatch):
+def test_a_shorter_sequence_of_another_process_keeps_the_longer_ones_tail(tmp_path, monkeypatch):
+    # Each chapter records in its own process: chapter 02 uploads a clip three times, chapter 03
+    # once. Chapter 03 recording its one upload must not delete the second and third that 02 needs.
     from coursekit.transports import record as record_module
 
     record(tmp_path, ["processing", "ready"])
     monkeypatch.setattr(record_module, "_RECORDED", {})  # a new process
     record(tmp_path, ["ready"])
-    assert len(list(tmp_path.glob("*.json"))) == 1
+    assert len(list(tmp_path.glob("*.json"))) == 2
 
 
 def test_a_recording_that_ends_processing_fails_at_once_naming_it(tmp_path):

@@ -110,3 +110,22 @@ def test_the_model_loads_with_the_hub_forced_offline(tmp_path):
     out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, env=env, capture_output=True, text=True, timeout=600)
     assert out.returncode == 0, out.stderr[-2000:]
     assert "OpenCV" in out.stdout
+
+
+def test_threads_can_detect_at_once():
+    # Videos are embedded in a thread pool (chapter 07): one shared cascade failed OpenCV's
+    # "0 <= scaleIdx" assertion when two threads detected at the same time.
+    from concurrent.futures import ThreadPoolExecutor
+
+    import numpy as np
+
+    from coursekit.standin.detectors import PeopleDetector
+
+    detector = PeopleDetector()
+    rng = np.random.default_rng(0)
+    # Frames of different shapes: each shape sets up its own pyramid of scales.
+    shapes = [(144, 176), (272, 640), (576, 768), (720, 1280), (240, 320), (360, 480)]
+    frames = [rng.integers(0, 255, (h, w, 3), dtype=np.uint8) for h, w in shapes]
+    with ThreadPoolExecutor(4) as pool:
+        found = list(pool.map(detector.find, frames * 8))
+    assert len(found) == 48

@@ -30,6 +30,7 @@ frame is the same number of pixels tall whatever the video's resolution or shape
 from __future__ import annotations
 
 import math
+import threading
 from dataclasses import dataclass
 from typing import Sequence
 
@@ -124,19 +125,29 @@ class PeopleDetector:
         import cv2
 
         self._cv2 = cv2
-        self._cascades = {}
-        for kind, filename in CASCADES.items():
-            cascade = cv2.CascadeClassifier(cv2.data.haarcascades + filename)
-            if cascade.empty():
-                raise RuntimeError(f"OpenCV could not load its {filename} (is opencv-python-headless < 5 installed?)")
-            self._cascades[kind] = cascade
+        # A CascadeClassifier keeps per-call scratch state: two threads sharing one fail OpenCV's
+        # assertions (videos embedded in a thread pool do), so each thread loads its own.
+        self._local = threading.local()
+        self._load()
+
+    def _load(self) -> dict:
+        cascades = getattr(self._local, "cascades", None)
+        if cascades is None:
+            cascades = {}
+            for kind, filename in CASCADES.items():
+                cascade = self._cv2.CascadeClassifier(self._cv2.data.haarcascades + filename)
+                if cascade.empty():
+                    raise RuntimeError(f"OpenCV could not load its {filename} (is opencv-python-headless < 5 installed?)")
+                cascades[kind] = cascade
+            self._local.cascades = cascades
+        return cascades
 
     @staticmethod
     def describe() -> str:
         return "OpenCV Haar cascades (full body, frontal face)"
 
     def _run(self, kind: str, gray: np.ndarray, **options) -> tuple[tuple[float, ...], tuple[float, ...]]:
-        boxes, neighbours = self._cascades[kind].detectMultiScale2(
+        boxes, neighbours = self._load()[kind].detectMultiScale2(
             gray, scaleFactor=SCALE_FACTOR, minNeighbors=MIN_NEIGHBOURS, **options
         )
         if len(boxes) == 0:

@@ -71,9 +71,8 @@ class RecordingTransport(httpx.BaseTransport):
         first = recording_path(self.directory, request)
         with _LOCK:
             n = _RECORDED[first] = _RECORDED.get(first, 0) + 1
-        if n == 1:  # a new sequence: a longer one recorded earlier must not leave its tail behind
-            for stale in first.parent.glob(f"{first.stem}.*.json"):
-                stale.unlink(missing_ok=True)
+        # An earlier, longer sequence of the same request is kept: another notebook's process
+        # (each chapter runs in its own) may need its tail. `make record` starts from an empty folder.
         atomic_write_text(recording_path(self.directory, request, n),
                           json.dumps(entry, indent=1, sort_keys=True) + "\n")
         self.recorded += 1
