@@ -7,12 +7,13 @@ resolves the players' relative ``src`` only for outputs; browser tests find the 
 from __future__ import annotations
 
 import html
-import json
 import logging
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from pathlib import Path
 
 import ipywidgets as w
+
+from coursekit.transports.replay import recorded_queries
 
 from .display import hit_rows_html
 from .errors import CourseError
@@ -23,8 +24,6 @@ log = logging.getLogger(__name__)
 
 #: ``search(text, top_k, video_id or None) -> hits``, best first
 SearchFn = Callable[[str, int, str | None], Sequence[Hit]]
-#: the Embed API v2 endpoint a text query is embedded with, as recordings name it
-TEXT_EMBED_PATH = "/embed-v2"
 #: the video filter's value for "no filter" (a Dropdown cannot tell ``None`` from no selection)
 ALL_VIDEOS = ""
 _UNCHANGED = object()
@@ -36,25 +35,6 @@ MODE_NOTES = {
     "live": "Live mode: any text works; each new query is one call to the Embed API (Marengo 3.0).",
     "record": "Record mode: any text works; each new query's answer is saved to the recordings.",
 }
-
-
-def recorded_queries(recordings_dir: str | Path) -> list[str]:
-    """The text queries replay can answer, read from the recorded requests (sorted)."""
-    texts: set[str] = set()
-    for path in sorted(Path(recordings_dir).glob("*.json")):
-        try:
-            request = json.loads(path.read_text(encoding="utf-8")).get("request") or {}
-        except (OSError, ValueError, AttributeError) as err:
-            log.warning("Skipping unreadable recording %s: %s", path.name, err)
-            continue
-        body = request.get("body")
-        if request.get("path") != TEXT_EMBED_PATH or not isinstance(body, dict):
-            continue
-        field = body.get("text")
-        text = field.get("input_text") if isinstance(field, dict) else None
-        if isinstance(text, str) and text.strip():
-            texts.add(text)
-    return sorted(texts)
 
 
 class SearchPanel:
