@@ -1,8 +1,7 @@
 """The interactive search panel: a query box, a top-k slider and a video filter in front of any
-search function, with hits a learner can check by eye (``display.hit_rows_html``). It knows
-nothing of Milvus or the SDK, only whether free text can work (replay answers only recorded
-requests, so there it offers those). Results go through an ``Output`` widget because JupyterLab
-resolves the players' relative ``src`` only for outputs; browser tests find the ``course-*`` classes."""
+search function, with hits to check by eye (``display.hit_rows_html``). It knows nothing of Milvus
+or the SDK, only whether free text can work (replay offers the recorded queries). Results go
+through an ``Output`` widget: JupyterLab resolves the players' relative ``src`` only for outputs."""
 
 from __future__ import annotations
 
@@ -39,9 +38,7 @@ MODE_NOTES = {
 
 class SearchPanel:
     """A search box over ``search``; ``widget`` is what a notebook shows, ``run`` drives it from code.
-
-    ``videos`` (id -> catalog video, or the catalog) gives the files to show and the filter's
-    choices. In ``mode="replay"`` only ``suggestions`` are accepted."""
+    ``videos`` (id -> Video, or the catalog): files to show, filter choices. Replay takes only ``suggestions``."""
 
     def __init__(self, search: SearchFn, videos: Mapping[str, Video] | Catalog, *,
                  suggestions: Iterable[str] | None = None, mode: str = "local", top_k: int = 5,
