@@ -25,6 +25,8 @@ RERECORD = ("Delete it and record it again: re-run the notebook that made it wit
             "`TL_MODE=record` with a key; or restore the committed copy with `git checkout`.")
 UNFINISHED = ("processing", "queued", "pending")
 
+#: A "helpers." name: the course log (helpers.logs) records that tree.
+log = logging.getLogger("helpers.replay")
 _SERVED: dict[Path, int] = {}
 _LOCK = threading.Lock()
 
@@ -62,7 +64,7 @@ def recorded_queries(recordings_dir: str | Path) -> list[str]:
         try:
             request = json.loads(path.read_text(encoding="utf-8")).get("request") or {}
         except (OSError, ValueError, AttributeError) as err:
-            logging.getLogger("helpers.widgets").warning("Skipping unreadable recording %s: %s", path.name, err)
+            log.warning("Skipping unreadable recording %s: %s", path.name, err)
             continue
         body = request.get("body")
         if request.get("path") != "/embed-v2" or not isinstance(body, dict):
