@@ -85,7 +85,6 @@ def segments_table(segments: Sequence[Segment], indices: Iterable[int] | None = 
 class SceneStructure(NamedTuple):
     """``runs``: a row per stretch of one video's consecutive segments in one cluster;
     ``table``: a row per video with its cluster sequence; ``figure``: a strip per video."""
-
     runs: pd.DataFrame
     table: pd.DataFrame
     figure: Any
@@ -112,7 +111,7 @@ def scene_structure(segments: Sequence[Segment], labels: Any, *, video_order: Se
     fig, ax = plt.subplots(figsize=(10, 0.45 * len(videos) + 1.3))
     for row, video in enumerate(videos):
         mine = runs_table[runs_table["video"] == video]
-        sequence = " → ".join(f"{_short(r.cluster)} {r.start_s:g}–{r.end_s:g}" for r in mine.itertuples())
+        sequence = " → ".join(f"{_name(r.cluster, 'C')} {r.start_s:g}–{r.end_s:g}" for r in mine.itertuples())
         rows.append({"video": video, "segments": int(mine["segments"].sum()),
                      "clusters": mine["cluster"].nunique(), "switches": len(mine) - 1, "sequence": sequence})
         for r in mine.itertuples():
@@ -122,15 +121,11 @@ def scene_structure(segments: Sequence[Segment], labels: Any, *, video_order: Se
     ax.set_yticks(range(len(videos)), videos)
     ax.invert_yaxis()
     keys = sorted(seen, key=lambda c: (c == NOISE, c))
-    ax.legend([seen[c] for c in keys], [_legend_name(c) for c in keys], fontsize=8, loc="upper left",
+    ax.legend([seen[c] for c in keys], [_name(c) for c in keys], fontsize=8, loc="upper left",
               bbox_to_anchor=(1.01, 1.0))
     ax.set(xlabel="seconds", title="Cluster of each segment over time")
     fig.tight_layout()
     return SceneStructure(runs_table, pd.DataFrame(rows).set_index("video"), fig)
-
-
-def _short(cluster: int) -> str:
-    return "noise" if cluster == NOISE else f"C{cluster}"
 
 
 def _colour(label: int):
@@ -138,8 +133,8 @@ def _colour(label: int):
     return (0.75, 0.75, 0.75, 1.0) if label == NOISE else palette(label % 20)
 
 
-def _legend_name(label: int) -> str:
-    return "noise" if label == NOISE else f"cluster {label}"
+def _name(label: int, prefix: str = "cluster ") -> str:
+    return "noise" if label == NOISE else f"{prefix}{label}"
 
 
 def representatives(points: Any, labels: Any, count: int = 12, seed: int = 0) -> list[int]:
@@ -172,7 +167,7 @@ def plot_map(points: Any, labels: Any, *, thumbnails: Sequence[str | PathLike] |
     for c in sorted(set(labels.tolist()), key=lambda c: (c == NOISE, c)):
         mask = labels == c
         ax.scatter(points[mask, 0], points[mask, 1], s=28, color=_colour(c), edgecolors="white",
-                   linewidths=0.5, label=f"{_legend_name(c)} ({int(mask.sum())})", zorder=2)
+                   linewidths=0.5, label=f"{_name(c)} ({int(mask.sum())})", zorder=2)
     span = np.where(np.ptp(points, axis=0) == 0, 1.0, np.ptp(points, axis=0))
     middle = points.mean(axis=0)
     ax.margins(0.14)  # room at the edges for the pictures pushed outwards
@@ -202,7 +197,6 @@ def plot_map(points: Any, labels: Any, *, thumbnails: Sequence[str | PathLike] |
 class SegmentThumbnails(Sequence):
     """One thumbnail path per segment (the frame at its middle second), cut on first access and
     cached by ``helpers.thumbnails``: a map that pictures 12 of 100 points decodes 12 frames."""
-
     segments: tuple[Segment, ...]
     paths: tuple[Path, ...]
     width: int = 120

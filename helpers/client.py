@@ -1,13 +1,10 @@
-"""The one Twelve Labs seam: builds the official SDK client for the current mode.
+"""The one Twelve Labs seam: the official SDK client for the current mode. Every mode makes the
+same SDK calls; only the httpx transport underneath changes: the network (live), the network plus
+a recorder (record), the recordings (replay), or the offline stand-in (local).
 
-Every mode uses the same SDK calls; only the httpx transport underneath changes: the network
-(live), the network plus a recorder (record), the recordings (replay), or the offline stand-in
-(local). Notebooks never know which one they got.
-
-The client is a ``TwelveLabs`` with one more attribute, ``course``: where its vectors come from
-(the cache never mixes the API's vectors with the stand-in's), its cache, retries, polling, and
-an event that cancels its waits (Ctrl-C during ``ingest``). ``helpers.embed`` reads it.
-"""
+The client is a ``TwelveLabs`` with one more attribute, ``course`` (read by ``helpers.embed``):
+where its vectors come from (the cache never mixes the API's with the stand-in's), its cache,
+retries, polling, and an event that cancels its waits (Ctrl-C during ``ingest``)."""
 
 from __future__ import annotations
 
@@ -74,11 +71,9 @@ def _local_transport() -> httpx.BaseTransport:
     except ImportError as err:  # torch and friends are an optional extra
         from .errors import ConfigError
 
-        raise ConfigError(
-            "TL_MODE=local needs the offline stand-in's packages, which are not installed "
-            f"({err}). Install them with `make install-local` (or `pip install -e .[local]`, "
-            "after `pip install torch==2.13.0`), or unset TL_MODE to use replay."
-        ) from err
+        raise ConfigError(f"TL_MODE=local needs the offline stand-in's packages, which are not installed "
+                          f"({err}). Install them with `make install-local` (or `pip install -e .[local]`, "
+                          "after `pip install torch==2.13.0`), or unset TL_MODE to use replay.") from err
     return LocalTransport()
 
 
@@ -118,12 +113,9 @@ def make_client(settings: Settings | None = None, *, transport: httpx.BaseTransp
                 policy: RetryPolicy | None = None, cache: bool | str | Path = True,
                 source: str | None = None) -> CourseClient:
     """The SDK client for the mode in ``settings`` (read from the environment by default).
-
-    ``transport`` replaces the mode's transport: a test's fake, or a fault-injecting wrapper
-    around ``make_transport(settings)`` for a demonstration. ``policy`` sets the retries,
-    ``cache`` turns the embedding cache off (``False``) or moves it (a folder), ``source``
-    relabels where the vectors come from (only for a transport that is not the mode's own).
-    """
+    ``transport`` replaces the mode's (a fake, or a fault-injecting wrapper); ``policy`` sets the
+    retries; ``cache`` turns the embedding cache off (``False``) or moves it (a folder); ``source``
+    relabels where the vectors come from (only for a transport that is not the mode's own)."""
     settings = settings or load_settings()
     api_key = resolve_api_key(settings) if settings.needs_api_key else None
     logs.add_secret(api_key)  # before anything can log: a key typed at the prompt included

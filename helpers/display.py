@@ -49,10 +49,8 @@ def player(path: str | os.PathLike, start_sec: float = 0.0, end_sec: float | Non
 
 
 class PictureTable:
-    """A table that shows a picture per row in a notebook and stays a plain table as text.
-
-    ``frame`` is the table itself (a ``DataFrame``, for code); ``pictures`` one ``<img>`` per row.
-    """
+    """A table (``frame``, a DataFrame) shown with a picture per row (``pictures``, one ``<img>`` each)
+    in a notebook, and as the plain table in text."""
 
     def __init__(self, frame, pictures: list[str]):
         self.frame, self.pictures = frame, pictures

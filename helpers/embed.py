@@ -1,12 +1,7 @@
 """Videos and texts to vectors through the Embed API v2 (Marengo): upload, create a task, poll,
-and turn the answer into ``Segment`` records.
-
-The calls are the SDK's own (``client.assets.create``, ``client.embed.v_2.tasks.create`` and
-``retrieve``, ``client.embed.v_2.create``) on the client ``make_client`` built, so the same code
-runs in every mode. Around them: retries that never pay twice for one create
-(``helpers.retry``), the embedding cache (``helpers.cache``: what was embedded before costs no
-call), and a journal of unfinished tasks (an interrupted run resumes the same task).
-"""
+and turn the answer into ``Segment`` records, with the SDK's own calls, so the same code runs in
+every mode. Around them: retries that never pay twice for one create (``helpers.retry``), the
+embedding cache (``helpers.cache``), and a journal of unfinished tasks (a rerun resumes them)."""
 
 from __future__ import annotations
 
@@ -18,13 +13,8 @@ from pathlib import Path
 import numpy as np
 from tqdm.auto import tqdm
 from twelvelabs import TwelveLabs
-from twelvelabs.types import (
-    AsyncVideoInputRequest,
-    MediaSource,
-    TextInputRequest,
-    VideoSegmentation_Fixed,
-    VideoSegmentationFixedFixed,
-)
+from twelvelabs.types import (AsyncVideoInputRequest, MediaSource, TextInputRequest, VideoSegmentation_Fixed,
+                              VideoSegmentationFixedFixed)
 
 from . import retry
 from .cache import file_sha256, text_key, video_key
@@ -42,10 +32,8 @@ MIN_CLIP, MAX_CLIP = 2, 10
 
 def _check_clip_length(clip_length: float) -> None:
     if not MIN_CLIP <= clip_length <= MAX_CLIP:
-        raise EmbeddingError(
-            f"clip_length={clip_length}: Marengo cuts videos into clips of {MIN_CLIP}-{MAX_CLIP} s. "
-            "Pick a value in that range (6 is a good start)."
-        )
+        raise EmbeddingError(f"clip_length={clip_length}: Marengo cuts videos into clips of {MIN_CLIP}-{MAX_CLIP} "
+                             "s. Pick a value in that range (6 is a good start).")
 
 
 def _upload(client: TwelveLabs, course: Course, path: Path, timeout: float, show_bar: bool) -> str:
@@ -63,10 +51,8 @@ def _upload(client: TwelveLabs, course: Course, path: Path, timeout: float, show
         course, where=f"`client.assets.list(filename={path.name!r})`")
     ready = retry.poll(f"Upload {path.name}", lambda: client.assets.retrieve(asset.id), course, timeout, show_bar)
     if ready.status != "ready":
-        raise EmbeddingError(
-            f"The platform could not process {path.name} (asset status {ready.status}). Check "
-            "that the file plays, or re-encode it (MP4, H.264), and try again."
-        )
+        raise EmbeddingError(f"The platform could not process {path.name} (asset status {ready.status}). "
+                             "Check that the file plays, or re-encode it (MP4, H.264), and try again.")
     return ready.id
 
 
@@ -85,11 +71,8 @@ def _create_task(client: TwelveLabs, course: Course, path: Path, duration: float
                  options: list[str], scopes: list[str], timeout: float, show_bar: bool):
     asset_id = _upload(client, course, path, timeout, show_bar)
     video = AsyncVideoInputRequest(
-        media_source=MediaSource(asset_id=asset_id),
-        segmentation=VideoSegmentation_Fixed(fixed=VideoSegmentationFixedFixed(duration_sec=clip_length)),
-        embedding_option=options,
-        embedding_scope=scopes,
-    )
+        media_source=MediaSource(asset_id=asset_id), embedding_option=options, embedding_scope=scopes,
+        segmentation=VideoSegmentation_Fixed(fixed=VideoSegmentationFixedFixed(duration_sec=clip_length)))
     task = retry.create_once(
         f"Embedding {path.name}",
         lambda: client.embed.v_2.tasks.create(input_type="video", model_name=MODEL, video=video),
@@ -173,7 +156,6 @@ def _embed_remote(client: TwelveLabs, course: Course, path: Path, duration: floa
 @dataclass(frozen=True)
 class EmbedResult:
     """A video's segments, and whether they came from the cache (no API call at all)."""
-
     segments: list[Segment]
     cached: bool
 

@@ -2,11 +2,8 @@
 
 
 class CourseError(Exception):
-    """Base for every error this course raises on purpose.
-
-    The message is written for a learner: the first sentence says what happened, the rest says
-    what to do next.
-    """
+    """Base for every error this course raises on purpose. The message is written for a learner:
+    the first sentence says what happened, the rest says what to do next."""
 
 
 class ConfigError(CourseError):

@@ -1,9 +1,6 @@
 """How good is a search? Recall@k of the catalog's queries against the hand-written ground truth,
-and tables that put several search methods side by side.
-
-A query counts as found at k when one of its first k hits *overlaps* an interval the catalog
-marks as relevant: with 6-second segments, a hit that shares one second with the answer counts.
-"""
+and tables that put several methods side by side. A query is found at k when one of its first k
+hits *overlaps* a relevant interval: with 6-second segments, sharing one second counts."""
 
 from __future__ import annotations
 

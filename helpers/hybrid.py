@@ -24,11 +24,8 @@ RRF_K = 60
 
 
 def fuse_vectors(text_vec, clip_vec, weight: float) -> np.ndarray:
-    """One unit query vector, ``(1 - weight)·text + weight·clip`` of the two unit vectors.
-
-    ``weight`` is the clip's share (0: the text alone, 1: the clip alone). Searched by inner
-    product, it ranks every segment by ``(1-w)·cos(text) + w·cos(clip)``, up to a constant.
-    """
+    """One unit query vector, ``(1 - weight)·text + weight·clip`` of the two unit vectors; ``weight``
+    is the clip's share. By inner product it ranks segments by ``(1-w)·cos(text) + w·cos(clip)``."""
     if isinstance(weight, bool) or not 0.0 <= float(weight) <= 1.0:
         raise StoreError(f"weight={weight!r} must be between 0 (text only) and 1 (clip only).")
     text, clip = store.unit_vectors([text_vec]), store.unit_vectors([clip_vec])
@@ -79,11 +76,9 @@ def native_hybrid_search(client: MilvusClient, name: str, vectors: Sequence = ()
                          limit: int = 5, candidates: int = DEFAULT_CANDIDATES, scope: str | None = "clip",
                          filter: str | None = None) -> list[Hit]:
     """One Milvus ``hybrid_search``: a route per vector (and BM25 for ``text``), fused in Milvus.
-
     ``"rrf"`` fuses by rank (``RRFRanker(k)``); ``"weighted"`` by score (``WeightedRanker``, one
     weight per route, vectors then text, equal by default), after Milvus squashes each route's
-    scores into [0, 1] (inner product by ``0.5 + atan(s)/π``, BM25 by ``2·atan(s)/π``).
-    """
+    scores into [0, 1] (inner product by ``0.5 + atan(s)/π``, BM25 by ``2·atan(s)/π``)."""
     requests = search_requests(vectors, text=text, candidates=candidates, scope=scope, filter=filter)
     if ranker == "rrf" and weights is None:
         fuser = RRFRanker(k)
@@ -120,11 +115,9 @@ def rrf_search(client: MilvusClient, name: str, vectors: Sequence = (), *, text:
 
 def bm25_search(client: MilvusClient, name: str, text: str, *, limit: int = 5, scope: str | None = "clip",
                 filter: str | None = None) -> list[Hit]:
-    """Segments whose video's words best match ``text`` (BM25, computed by Milvus).
-
-    Only the order means something: Lite 3 returns the score negated, a server positive. Every
-    segment of a video shares its text, so they tie; empty means no word of ``text`` matches.
-    """
+    """Segments whose video's words best match ``text`` (BM25, computed by Milvus). Only the order
+    means something: Lite 3 returns the score negated, a server positive. A video's segments share
+    its text, so they tie; empty means no word of ``text`` matches."""
     words = _words(text)
     with store.milvus_errors(f"run a full-text search on {name!r}"):
         store.ready(client, name, text=True)

@@ -1,16 +1,10 @@
-"""Embed a batch of videos and store them in Milvus, a few at a time, in a way that survives
-being interrupted.
+"""Embed a batch of videos and store them in Milvus, a few at a time, surviving interruption.
 
-Each video is embedded (through the cache) and upserted on its own, as soon as it is ready.
-Row ids are deterministic (``store.segment_id``), so running the batch again overwrites instead
-of duplicating, and finished videos come back from the cache: "run it again" is the whole
-recovery procedure. Ctrl-C stops at once: the client's cancel event wakes every waiting poll,
-and no new upload or task is started.
-
-The result is a table with one row per video: ``embedded``, ``cached`` (no API call) or
-``failed`` with the reason (its vectors do not fit, say). One failed video never stops the
-others; a Milvus problem does (every later write would fail the same way).
-"""
+Each video is embedded (through the cache) and upserted as soon as it is ready. Row ids are
+deterministic (``store.segment_id``) and finished videos come back from the cache, so "run it
+again" is the whole recovery procedure. Ctrl-C wakes every waiting poll and starts nothing new.
+One failed video is a row of the result, never the end of the batch; a Milvus problem ends it
+(every later write would fail the same way)."""
 
 from __future__ import annotations
 
@@ -64,10 +58,8 @@ def _items(videos) -> list[_Item]:
         if path.is_dir():
             found = sorted(p for p in path.iterdir() if p.is_file() and p.suffix.lower() in VIDEO_SUFFIXES)
             if not found:
-                raise VideoError(
-                    f"The folder {path} holds no video files ({', '.join(sorted(VIDEO_SUFFIXES))}). "
-                    "Check the path, or pass the video files themselves."
-                )
+                raise VideoError(f"The folder {path} holds no video files ({', '.join(sorted(VIDEO_SUFFIXES))}). "
+                                 "Check the path, or pass the video files themselves.")
             items.extend(_Item(p.stem, p, "") for p in found)
         else:
             items.append(_Item(path.stem, path, ""))
@@ -75,11 +67,9 @@ def _items(videos) -> list[_Item]:
     for item in items:
         other = seen.setdefault(item.video_id, item.path)
         if other != item.path:
-            raise VideoError(
-                f"Two videos would get the id {item.video_id!r} ({other} and {item.path}), and the "
-                "second would overwrite the first's rows. Rename one file, or pass catalog Video "
-                "objects with distinct ids. Nothing was embedded."
-            )
+            raise VideoError(f"Two videos would get the id {item.video_id!r} ({other} and {item.path}), and the "
+                             "second would overwrite the first's rows. Rename one file, or pass catalog Video "
+                             "objects with distinct ids. Nothing was embedded.")
     # The same file listed twice is one video.
     return list({i.video_id: i for i in items}.values())
 
@@ -116,14 +106,10 @@ def ingest(client: TwelveLabs, milvus, collection: str, videos: Iterable | str |
            clip_length: float = 6, concurrency: int = DEFAULT_CONCURRENCY,
            options: Iterable[str] = ("visual",), scopes: Iterable[str] = ("clip", "asset"),
            timeout: float = 900.0) -> pd.DataFrame:
-    """Embed ``videos`` (a folder, paths, or catalog ``Video``s) and upsert them into
-    ``collection``; one row per video: ``video``, ``outcome`` (embedded / cached / failed),
-    ``segments`` written, ``reason`` for a failure.
-
-    Safe to interrupt and run again: finished videos are cached and their rows overwritten,
-    never duplicated. Raises ``StoreError`` if Milvus refuses a write (the videos embedded so
-    far are cached: fix Milvus and run again).
-    """
+    """Embed ``videos`` (a folder, paths, or catalog ``Video``s) and upsert them into ``collection``;
+    one row per video: ``video``, ``outcome`` (embedded / cached / failed), ``segments`` written,
+    ``reason`` for a failure. Raises ``StoreError`` if Milvus refuses a write (what was embedded
+    is cached: fix Milvus and run again)."""
     if not isinstance(concurrency, int) or concurrency < 1:
         raise ValueError(f"concurrency must be a whole number of at least 1, not {concurrency!r}")
     items = _items(videos)
@@ -166,10 +152,8 @@ def ingest(client: TwelveLabs, milvus, collection: str, videos: Iterable | str |
         course.cancel.set()
         pool.shutdown(wait=True, cancel_futures=True)
         if isinstance(err, StoreError):
-            raise StoreError(
-                f"{err} Ingestion stopped with {writer.stored} of {len(items)} videos stored; the ones "
-                "embedded so far are cached, so running ingest again re-embeds nothing."
-            ) from err
+            raise StoreError(f"{err} Ingestion stopped with {writer.stored} of {len(items)} videos stored; the "
+                             "ones embedded so far are cached, so running ingest again re-embeds nothing.") from err
         raise
     finally:
         pool.shutdown(wait=True)

@@ -99,42 +99,33 @@ def load_catalog(data_dir: Path = DATA_DIR) -> Catalog:
     """The hand-annotated catalog in ``data/catalog.json`` (see ``data/README.md``)."""
     path = data_dir / "catalog.json"
     if not path.is_file():
-        raise VideoError(
-            f"No catalog at {path}. The course's videos ship in the repo: check out the whole "
-            "repository (git lfs is not used), or rebuild data/ with `make data`."
-        )
+        raise VideoError(f"No catalog at {path}. The course's videos ship in the repo: check out the whole "
+                         "repository (git lfs is not used), or rebuild data/ with `make data`.")
     raw = json.loads(path.read_text(encoding="utf-8"))
     return Catalog(videos={v["id"]: _video(v, data_dir) for v in raw["videos"]},
                    query_clips={c["id"]: _clip(c, data_dir) for c in raw.get("query_clips", [])},
                    queries=tuple(_query(q) for q in raw.get("queries", [])))
 
 
-def probe_video(path: str | os.PathLike) -> VideoInfo:
-    """Length and size of the video at ``path`` -- the length its stream really holds, not what
-    its header claims -- or a plain reason why it is no video."""
+def check_video(path: str | os.PathLike, clip_length: float | None = None) -> VideoInfo:
+    """Length and size of a video the Embed API will accept (the length its stream really holds, not
+    what its header claims; Marengo 3.0's limits, the table the stand-in checks too), and a
+    ``clip_length`` it takes, checked before anything is uploaded."""
+    if clip_length is not None and (problem := limits.clip_length_problem(clip_length)):
+        raise VideoError(f"{problem}.")
     path = Path(path)
     if not path.exists():
-        raise VideoError(
-            f"Video file not found: {path}. Check the path: relative paths start from the folder "
-            "Python runs in (the notebooks' folder, notebooks/, in Jupyter); the course's own clips "
-            "are in data/videos/ (`load_catalog()` gives their full paths)."
-        )
+        raise VideoError(f"Video file not found: {path}. Check the path: relative paths start from the folder "
+                         "Python runs in (the notebooks' folder, notebooks/, in Jupyter); the course's own "
+                         "clips are in data/videos/ (`load_catalog()` gives their full paths).")
     if not path.is_file():
         raise VideoError(f"{path} is a folder, not a video file: pass the path of one .mp4 file.")
     try:
-        return probe.probe(path)
+        info = probe.probe(path)
     except VideoError as err:
         cause = type(err.__cause__).__name__ if err.__cause__ else str(err)
         raise VideoError(f"{path.name} is not a video PyAV can read ({cause}). Pass an MP4 (H.264) or "
                          "another common video file; convert others with ffmpeg first.") from err
-
-
-def check_video(path: str | os.PathLike, clip_length: float | None = None) -> VideoInfo:
-    """A video the Embed API will accept (Marengo 3.0's limits, the same table the stand-in
-    checks), and a ``clip_length`` it takes, checked before anything is uploaded."""
-    if clip_length is not None and (problem := limits.clip_length_problem(clip_length)):
-        raise VideoError(f"{problem}.")
-    info = probe_video(path)
     problems = limits.video_problems(info.duration_sec, info.width, info.height,
                                      header_duration=info.header_duration_sec)
     if problems:

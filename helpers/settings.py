@@ -1,8 +1,5 @@
 """Reads the environment once: which mode embeddings come from, the API key, where Milvus lives,
-and where the course keeps its files.
-
-Nothing else in ``helpers`` looks at ``os.environ``; every other module is handed a ``Settings``.
-"""
+where the course keeps its files. No other helper reads ``os.environ``; each is handed a ``Settings``."""
 
 from __future__ import annotations
 
@@ -52,26 +49,15 @@ class Settings:
         return self.needs_api_key
 
     def store_uri(self, notebook: str) -> str:
-        """Where a notebook's Milvus lives: ``MILVUS_URI`` if set, else its own Lite store.
-
-        One Lite store per notebook, because Milvus Lite lets only one process open a store:
-        two notebooks open side by side must not lock each other out.
-        """
-        if self.milvus_uri:
-            return self.milvus_uri
-        return str(self.stores_dir / f"{notebook}.db")
-
-
-def _env_file_values(root: Path) -> dict[str, str]:
-    path = root / ".env"
-    if not path.is_file():
-        return {}
-    return {k: v for k, v in dotenv_values(path).items() if v}
+        """``MILVUS_URI`` if set, else the notebook's own Lite store: Lite lets one process open a
+        store, and two notebooks open side by side must not lock each other out."""
+        return self.milvus_uri or str(self.stores_dir / f"{notebook}.db")
 
 
 def load_settings(environ: dict[str, str] | None = None, root: Path = ROOT) -> Settings:
     """Build the settings from the environment (and ``.env``, which never overrides it)."""
-    env = dict(_env_file_values(root))
+    path = root / ".env"
+    env = {k: v for k, v in dotenv_values(path).items() if v} if path.is_file() else {}
     env.update(os.environ if environ is None else environ)
 
     key = (env.get(KEY_VARIABLE) or "").strip() or None
@@ -83,29 +69,19 @@ def load_settings(environ: dict[str, str] | None = None, root: Path = ROOT) -> S
     else:
         mode, reason = "replay", f"no {KEY_VARIABLE} and no TL_MODE: recorded answers"
     if mode not in MODES:
-        raise ConfigError(
-            f"TL_MODE={mode!r} is not a mode this course knows. "
-            f"Use one of {', '.join(MODES)} (or unset TL_MODE to get replay without a key)."
-        )
+        raise ConfigError(f"TL_MODE={mode!r} is not a mode this course knows. Use one of "
+                          f"{', '.join(MODES)} (or unset TL_MODE to get replay without a key).")
     record_from = (env.get("TL_RECORD_FROM") or "live").strip().lower()
     if record_from not in RECORD_SOURCES:
-        raise ConfigError(
-            f"TL_RECORD_FROM={record_from!r}: use 'live' (the real API, needs a key) or 'local' "
-            "(the offline stand-in)."
-        )
+        raise ConfigError(f"TL_RECORD_FROM={record_from!r}: use 'live' (the real API, needs a key) "
+                          "or 'local' (the offline stand-in).")
     recordings = Path(env.get("TL_RECORDINGS_DIR") or root / "data" / "recordings")
-    return Settings(
-        mode=mode,
-        record_from=record_from,
-        recordings_dir=recordings,
-        milvus_uri=(env.get("MILVUS_URI") or "").strip() or None,
-        milvus_token=(env.get("MILVUS_TOKEN") or "").strip() or None,
-        stores_dir=Path(env.get("COURSE_STORES_DIR") or root / ".stores"),
-        cache_dir=Path(env.get("COURSE_CACHE_DIR") or root / ".cache"),
-        data_dir=root / "data",
-        api_key=key,
-        reason=reason,
-    )
+    return Settings(mode=mode, record_from=record_from, recordings_dir=recordings,
+                    milvus_uri=(env.get("MILVUS_URI") or "").strip() or None,
+                    milvus_token=(env.get("MILVUS_TOKEN") or "").strip() or None,
+                    stores_dir=Path(env.get("COURSE_STORES_DIR") or root / ".stores"),
+                    cache_dir=Path(env.get("COURSE_CACHE_DIR") or root / ".cache"),
+                    data_dir=root / "data", api_key=key, reason=reason)
 
 
 def _can_prompt() -> bool:
@@ -123,11 +99,8 @@ def _can_prompt() -> bool:
 
 
 def resolve_api_key(settings: Settings, prompt: bool = True) -> str:
-    """The key for a mode that talks to the real API: environment, then ``.env``, then a prompt.
-
-    The prompt (``getpass``: nothing is echoed) appears only when a person can answer it; the
-    key it returns lives in memory only and is never written anywhere.
-    """
+    """The key for a mode that talks to the real API: environment, then ``.env``, then a prompt
+    (``getpass``, not echoed) when a person can answer it; a typed key lives in memory only."""
     if settings.api_key:
         return settings.api_key
     if prompt and _can_prompt():

@@ -8,10 +8,8 @@ from __future__ import annotations
 
 import logging
 import re
-import shutil
 import time
 import unicodedata
-import weakref
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from pathlib import Path
@@ -23,6 +21,7 @@ import numpy as np
 from pymilvus import DataType, Function, FunctionType, MilvusClient
 from pymilvus.exceptions import MilvusException
 
+from coursekit import lite
 from helpers.capabilities import (FEATURES, IndexChoice, ServerInfo, describe_version,  # noqa: F401
                                  recommended_index, require_feature, server_info)
 from helpers.errors import StoreError
@@ -64,20 +63,14 @@ SCHEMA_TYPES = {"id": DataType.VARCHAR, "vector": DataType.FLOAT_VECTOR, "video_
                 "option": DataType.VARCHAR, "title": DataType.VARCHAR}
 TEXT_TYPES = {TEXT_FIELD: DataType.VARCHAR, SPARSE_FIELD: DataType.SPARSE_FLOAT_VECTOR}
 
-#: Lite client -> (store folder, its inode when opened): how a deleted store is noticed.
-_LITE_STORES: weakref.WeakKeyDictionary[MilvusClient, tuple[Path, int]] = weakref.WeakKeyDictionary()
-#: They log tracebacks for calls we turn into one StoreError (or that work despite the log line).
-_NOISY_LOGGERS = ("pymilvus.decorators", "pymilvus.client.grpc_handler", "grpc._server",
-                  "pymilvus.client.iterator.query_iterator", "milvus_lite.server_manager")
-
 # --- Connecting ---------------------------------------------------------------------------
 def connect(uri: str | Path, token: str | None = None, *, timeout: float = CONNECT_TIMEOUT_SEC) -> MilvusClient:
     """Open a Milvus Lite store (a path ending in ``.db``) or a Milvus server (``http(s)://``)."""
     text = str(uri)
     if not text.lower().startswith(("http://", "https://", "tcp://", "unix:")):
-        return _connect_lite(Path(text).expanduser().absolute())
+        return lite.open_store(Path(text).expanduser().absolute(), _reason)
     start = time.monotonic()
-    with _quiet():
+    with lite.quiet():
         try:
             client = MilvusClient(uri=text, token=token or "", timeout=timeout)
             client.get_server_version(timeout=timeout)  # a pooled channel is not a live server
@@ -89,54 +82,8 @@ def connect(uri: str | Path, token: str | None = None, *, timeout: float = CONNE
 
 def close(client: MilvusClient) -> None:
     """Close the client; for Lite, stop this process's server so another process may open it."""
-    path = _LITE_STORES.pop(client, (None, 0))[0]
     client.close()
-    if path is not None and all(p != path for p, _ in _LITE_STORES.values()):
-        _release_lite(path)
-
-def _release_lite(path: Path) -> None:
-    from milvus_lite.server_manager import server_manager_instance  # Lite users only
-    server_manager_instance.release_server(str(path))
-
-def _connect_lite(path: Path) -> MilvusClient:
-    if path.suffix != ".db":
-        raise StoreError(f"{str(path)!r} is neither a server (http://host:port) nor a Lite store (ends in '.db').")
-    if path.is_file():
-        raise StoreError(f"{path} is a file: a Milvus Lite 2.x store, which Lite 3 (folders) cannot open. Delete it.")
-    opened = [inode for p, inode in _LITE_STORES.values() if p == path]
-    if opened and _inode(path) not in opened:  # deleted under us: stop serving it from memory
-        existed = path.exists()
-        _release_lite(path)
-        if not existed and path.exists():
-            shutil.rmtree(path)  # what the ghost wrote while closing is not the store you asked for
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with _quiet() as captured:
-        try:
-            client = MilvusClient(uri=str(path))
-        except MilvusException as exc:
-            cause = next((r.exc_info[1] for r in captured if r.exc_info), None) or exc
-            if type(cause).__name__ == "DataDirLockedError":
-                raise StoreError(
-                    f"The Milvus Lite store {path} is open in another process, and Lite allows one "
-                    "process per store. Shut down the other notebook's kernel (or call store.close() "
-                    f"there), use another path, or serve it: `milvus-lite server --data-dir {path} "
-                    "--port 19530` and set MILVUS_URI=http://127.0.0.1:19530.") from cause
-            raise StoreError(f"Milvus Lite could not open {path}: {_reason(cause)}. Check that the "
-                             "folder is writable, or delete it to start an empty store.") from cause
-    _LITE_STORES[client] = (path, _inode(path))
-    return client
-
-def _inode(path: Path) -> int:
-    return path.stat().st_ino if path.exists() else -1
-
-def _check_store_present(client: MilvusClient) -> None:
-    """A Lite store deleted under a running kernel answers from memory and loses every write."""
-    path, inode = _LITE_STORES.get(client, (None, 0))
-    if path is not None and _inode(path) != inode:
-        raise StoreError(
-            f"The Milvus Lite store {path} was deleted while this kernel had it open (by `make "
-            "clean-stores`, say). This client only answers from memory and nothing written to it "
-            "would be saved. Re-run the cell that connects (store.connect(...)) and the cells after it.")
+    lite.forget(client)
 
 # --- Collections --------------------------------------------------------------------------
 def ensure_collection(client: MilvusClient, name: str, dimension: int, *, text: bool = False,
@@ -154,7 +101,7 @@ def ensure_collection(client: MilvusClient, name: str, dimension: int, *, text: 
         raise StoreError(f"partition_key={partition_key!r} is not a field a course collection can "
                          f"be partitioned by: use one of {', '.join(PARTITION_KEY_FIELDS)}, or None.")
     index_type = index_type.upper()
-    _check_store_present(client)
+    lite.check_present(client)
     if text:
         require_feature(client, "bm25")
     if partition_key and not server_info(client).partition_key_upsert_works:
@@ -252,7 +199,7 @@ def ensure_loaded(client: MilvusClient, name: str) -> None:
 
 def ready(client: MilvusClient, name: str, *, text: bool = False) -> dict[str, Any]:
     """Check ``name`` is a loaded course collection (with BM25 if ``text``); its fields by name."""
-    _check_store_present(client)
+    lite.check_present(client)
     if not client.has_collection(name):
         raise StoreError(f"There is no collection {name!r} in this store. Run the notebook that "
                          "builds it first, or call store.ensure_collection and store.upsert_segments.")
@@ -332,7 +279,7 @@ def upsert_segments(client: MilvusClient, name: str, segments: Iterable[Segment]
         stale = [r["id"] for r in _read(client, name, video_filter(videos), ["id"]) if r["id"] not in new]
         for i in range(0, len(stale), batch_size):
             client.delete(name, ids=stale[i:i + batch_size])
-        _check_store_present(client)  # a write into a deleted store is not a write
+        lite.check_present(client)  # a write into a deleted store is not a write
     logger.info("Upserted %d rows into %r (and removed %d old rows of those videos)", written, name, len(stale))
     return written
 
@@ -349,15 +296,7 @@ def _rows(segments: Sequence[Segment], dimension: int, name: str) -> list[dict[s
             if len(str(value).encode("utf-8")) > limit:
                 raise StoreError(f"{where} has a {what} over {limit} bytes. Nothing was written; shorten it.")
         literal(s.video_id)  # a video id no filter could name is refused before it is stored
-    try:
-        vectors = np.asarray([s.vector for s in segments], dtype=np.float64)
-    except (TypeError, ValueError) as exc:
-        raise StoreError(f"Vectors must be numbers ({exc}). Nothing was written.") from exc
-    norms = np.linalg.norm(vectors, axis=1)
-    for i in np.flatnonzero(~np.isfinite(norms) | (norms == 0)):
-        raise StoreError(f"Segment #{i} of {segments[i].video_id!r} has a zero or non-finite vector, "
-                         "which has no direction to compare. Nothing was written; re-embed it.")
-    unit = (vectors / norms[:, None]).astype(np.float32)  # float64 first: unit length to ~1e-7
+    unit = unit_vectors([s.vector for s in segments], "segment vector")
     rows = {segment_id(s): {"id": segment_id(s), "vector": v.tolist(), "video_id": str(s.video_id),
                             "start_sec": float(s.start_sec), "end_sec": float(s.end_sec),
                             "scope": str(s.scope), "option": str(s.option), "title": str(s.title)}
@@ -407,9 +346,10 @@ def unit_vectors(vectors, what: str = "vector") -> np.ndarray:
     if array.ndim != 2 or 0 in array.shape:
         raise StoreError(f"Pass one {what} (a flat list of numbers) per query, not shape {array.shape}.")
     norms = np.linalg.norm(array, axis=1)
-    if not np.all(np.isfinite(norms)) or np.any(norms == 0):
-        raise StoreError(f"A {what} is zero or not finite: it has no direction to compare.")
-    return (array / norms[:, None]).astype(np.float32)
+    for i in np.flatnonzero(~np.isfinite(norms) | (norms == 0)):
+        raise StoreError(f"The {what} #{i} is a zero or non-finite vector: it has no direction to "
+                         "compare, so nothing was stored or searched. Re-embed it.")
+    return (array / norms[:, None]).astype(np.float32)  # float64 first: unit length to ~1e-7
 
 def all_segments(client: MilvusClient, name: str, *, scope: str | None = "clip",
                  filter: str | None = None) -> list[Segment]:
@@ -447,25 +387,9 @@ def hit_from_result(hit: Mapping[str, Any]) -> Hit:
 
 # --- Errors -------------------------------------------------------------------------------
 @contextmanager
-def _quiet() -> Iterator[list[logging.LogRecord]]:
-    """Send the noisy loggers' records to our debug log while a call runs; keep them to inspect."""
-    records: list[logging.LogRecord] = []
-
-    def hold(record: logging.LogRecord) -> bool:
-        records.append(record)
-        return logger.debug("[%s] %s", record.name, record.getMessage()) or False
-    for name in _NOISY_LOGGERS:
-        logging.getLogger(name).addFilter(hold)
-    try:
-        yield records
-    finally:
-        for name in _NOISY_LOGGERS:
-            logging.getLogger(name).removeFilter(hold)
-
-@contextmanager
 def milvus_errors(action: str) -> Iterator[None]:
     """Turn Milvus' exceptions into one StoreError that says what we were doing."""
-    with _quiet():
+    with lite.quiet():
         try:
             yield
         except MilvusException as exc:

@@ -1,9 +1,6 @@
-"""Still frames of a video at a given second, extracted once and cached on disk.
-
-Result tables, cluster maps and the search panel all show the frame a hit starts at. Decoding
-a frame costs a seek and a decode; doing it once per (video, second, width) and keeping the
-JPEG under ``.cache/thumbnails/`` (git-ignored; ``COURSE_CACHE_DIR`` moves it) makes every later view free.
-"""
+"""Still frames of a video at a given second for result tables, cluster maps and the search panel:
+decoded once per (video, second, width) and kept as JPEGs under ``.cache/thumbnails/`` (git-ignored;
+``COURSE_CACHE_DIR`` moves it), so every later view is free."""
 
 from __future__ import annotations
 
@@ -59,7 +56,6 @@ def thumbnail(video: str | os.PathLike, second: float, width: int = 160,
     video = Path(video)
     if not video.is_file():
         raise VideoError(f"No video at {video}: check the path (the catalog gives the course's own).")
-    # Under the course's cache folder (COURSE_CACHE_DIR moves it), beside the embedding cache.
     cache = Path(cache_dir) if cache_dir is not None else load_settings().cache_dir / "thumbnails"
     target = cache / f"{video.stem}-{_key(video, second, width)}.jpg"
     if target.is_file() and target.stat().st_size > 0:

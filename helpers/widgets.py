@@ -1,18 +1,18 @@
 """The interactive search panel: a query box, a top-k slider and a video filter in front of any
-search function, with hits a learner can check by eye (``display.hit_rows_html``). It knows
-nothing of Milvus or the SDK, only whether free text can work (replay answers only recorded
-requests, so there it offers those). Results go through an ``Output`` widget because JupyterLab
-resolves the players' relative ``src`` only for outputs; browser tests find the ``course-*`` classes."""
+search function, with hits to check by eye (``display.hit_rows_html``). It knows nothing of Milvus
+or the SDK, only whether free text can work (replay offers the recorded queries). Results go
+through an ``Output`` widget: JupyterLab resolves the players' relative ``src`` only for outputs."""
 
 from __future__ import annotations
 
 import html
-import json
 import logging
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from pathlib import Path
 
 import ipywidgets as w
+
+from coursekit.transports.replay import recorded_queries
 
 from .display import hit_rows_html
 from .errors import CourseError
@@ -23,8 +23,6 @@ log = logging.getLogger(__name__)
 
 #: ``search(text, top_k, video_id or None) -> hits``, best first
 SearchFn = Callable[[str, int, str | None], Sequence[Hit]]
-#: the Embed API v2 endpoint a text query is embedded with, as recordings name it
-TEXT_EMBED_PATH = "/embed-v2"
 #: the video filter's value for "no filter" (a Dropdown cannot tell ``None`` from no selection)
 ALL_VIDEOS = ""
 _UNCHANGED = object()
@@ -38,30 +36,9 @@ MODE_NOTES = {
 }
 
 
-def recorded_queries(recordings_dir: str | Path) -> list[str]:
-    """The text queries replay can answer, read from the recorded requests (sorted)."""
-    texts: set[str] = set()
-    for path in sorted(Path(recordings_dir).glob("*.json")):
-        try:
-            request = json.loads(path.read_text(encoding="utf-8")).get("request") or {}
-        except (OSError, ValueError, AttributeError) as err:
-            log.warning("Skipping unreadable recording %s: %s", path.name, err)
-            continue
-        body = request.get("body")
-        if request.get("path") != TEXT_EMBED_PATH or not isinstance(body, dict):
-            continue
-        field = body.get("text")
-        text = field.get("input_text") if isinstance(field, dict) else None
-        if isinstance(text, str) and text.strip():
-            texts.add(text)
-    return sorted(texts)
-
-
 class SearchPanel:
     """A search box over ``search``; ``widget`` is what a notebook shows, ``run`` drives it from code.
-
-    ``videos`` (id -> catalog video, or the catalog) gives the files to show and the filter's
-    choices. In ``mode="replay"`` only ``suggestions`` are accepted."""
+    ``videos`` (id -> Video, or the catalog): files to show, filter choices. Replay takes only ``suggestions``."""
 
     def __init__(self, search: SearchFn, videos: Mapping[str, Video] | Catalog, *,
                  suggestions: Iterable[str] | None = None, mode: str = "local", top_k: int = 5,

@@ -3,7 +3,7 @@ saves the answer for replay, with its provenance and without any secret.
 
 Only the response body, its status and its content type are kept; request headers (where the
 ``x-api-key`` travels) are never written, and every string left in a body goes through the
-course's one redaction function (``helpers.logs.redact``).
+course's one redaction function (``coursekit.redact``).
 
 The n-th identical request of a process is saved as the n-th recording of a sequence
 (``X.json``, ``X.2.json``, ...: see ``replay``), so replay gives a poll's answers in order.
@@ -18,7 +18,7 @@ from pathlib import Path
 import httpx
 
 from coursekit.atomic import atomic_write_text
-from helpers import logs
+from coursekit.redact import add_secret, redact
 from .fingerprint import describe
 from .replay import recording_path
 
@@ -33,7 +33,7 @@ _LOCK = threading.Lock()
 def scrub(value):
     """A copy of ``value`` (any JSON-able structure) with every string redacted."""
     if isinstance(value, str):
-        return logs.redact(value)
+        return redact(value)
     if isinstance(value, list):
         return [scrub(item) for item in value]
     if isinstance(value, dict):
@@ -47,7 +47,7 @@ class RecordingTransport(httpx.BaseTransport):
         self.directory = Path(directory)
         self.secrets = tuple(s for s in secrets if s)
         for secret in self.secrets:
-            logs.add_secret(secret)
+            add_secret(secret)
         #: how many answers were written (the tests and the closing notes count them)
         self.recorded = 0
 

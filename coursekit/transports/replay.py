@@ -11,6 +11,7 @@ last recording still says ``processing`` would say it forever, so asking past it
 from __future__ import annotations
 
 import json
+import logging
 import threading
 from pathlib import Path
 
@@ -24,6 +25,8 @@ RERECORD = ("Delete it and record it again: re-run the notebook that made it wit
             "`TL_MODE=record` with a key; or restore the committed copy with `git checkout`.")
 UNFINISHED = ("processing", "queued", "pending")
 
+#: A "helpers." name: the course log (helpers.logs) records that tree.
+log = logging.getLogger("helpers.replay")
 _SERVED: dict[Path, int] = {}
 _LOCK = threading.Lock()
 
@@ -52,6 +55,25 @@ def load_recording(path: Path) -> dict:
     if not isinstance(response, dict) or not isinstance(response.get("status"), int) or "body" not in response:
         raise RecordingDamaged(f"The recording {path} has no response status or body. {RERECORD}")
     return entry
+
+
+def recorded_queries(recordings_dir: str | Path) -> list[str]:
+    """The text queries replay can answer, read from the recorded requests (sorted)."""
+    texts: set[str] = set()
+    for path in sorted(Path(recordings_dir).glob("*.json")):
+        try:
+            request = json.loads(path.read_text(encoding="utf-8")).get("request") or {}
+        except (OSError, ValueError, AttributeError) as err:
+            log.warning("Skipping unreadable recording %s: %s", path.name, err)
+            continue
+        body = request.get("body")
+        if request.get("path") != "/embed-v2" or not isinstance(body, dict):
+            continue
+        field = body.get("text")
+        text = field.get("input_text") if isinstance(field, dict) else None
+        if isinstance(text, str) and text.strip():
+            texts.add(text)
+    return sorted(texts)
 
 
 class ReplayTransport(httpx.BaseTransport):
