@@ -39,7 +39,7 @@ def fuse_vectors(text_vec, clip_vec, weight: float) -> np.ndarray:
 
 def rrf(rankings, k=RRF_K, *, share_ties=False):
     """Reciprocal rank fusion: each hit scores the sum of 1 / (k + rank) over the lists that
-    hold it, best first; equal sums keep first-seen order, as Milvus' RRFRanker does.
+    hold it, best first; equal sums keep first-seen order (Milvus' RRFRanker may order exact ties otherwise).
     share_ties=True gives hits with equal scores in one list the rank of the first of them."""
     fused, first = {}, {}
     for ranking in rankings:
