@@ -2,7 +2,8 @@
 """How well does search find what the catalog says is there? Recall@1, recall@5 and MRR of two
 sets of text queries, and how many of chapter 05's montage moments land on their annotation.
 
-* the catalog's 12 queries (``data/catalog.json``), on which the offline stand-in may be tuned;
+* the catalog's 12 queries (``data/catalog.json``) and the 25 of ``data/queries_tuning.json``:
+  the split on which the offline stand-in may be tuned;
 * the held-out queries (``data/queries_heldout.json``), which it must never be tuned on;
 * montage moments: for each catalog query annotated in the montage, the best moment
   ``helpers.moments.moments_in_video`` finds there, and whether it overlaps the annotation
@@ -30,6 +31,7 @@ from helpers.moments import moment_error, moments_in_video
 from helpers.settings import load_settings
 
 HELDOUT_FILE = DATA_DIR / "queries_heldout.json"
+TUNING_FILE = DATA_DIR / "queries_tuning.json"
 
 
 def load_queries(path: Path) -> tuple[Query, ...]:
@@ -47,12 +49,13 @@ def mean_reciprocal_rank(results) -> float:
     return sum(1 / r.first_relevant_rank() if r.first_relevant_rank() else 0.0 for r in results) / len(results)
 
 
-def report(name: str, results, limit: int) -> dict:
+def report(name: str, results, limit: int, table: bool = True) -> dict:
     k = min(5, limit)
     scores = {"recall@1": recall_at(results, 1), f"recall@{k}": recall_at(results, k),
               "MRR": mean_reciprocal_rank(results)}
     print(f"\n== {name}: {len(results)} queries")
-    print(results_table(results).to_string(index=False))
+    if table:
+        print(results_table(results).to_string(index=False))
     print(f"{name}: " + ", ".join(f"{key} {value:.3f}" for key, value in scores.items()))
     return scores
 
@@ -89,17 +92,19 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--moment-lengths", type=float, nargs="*", default=None,
                         help="clip lengths for the montage moments (default 2 4 6; none given: skip)")
     parser.add_argument("--heldout", action=argparse.BooleanOptionalAction, default=None,
-                        help="also the held-out queries (default: yes, except in replay mode)")
+                        help="also the tuning and held-out queries (default: yes, except in replay mode)")
     args = parser.parse_args(argv)
     settings = load_settings()
     client = make_client(settings, cache=False)
     catalog = load_catalog()
-    # The recordings hold what the chapters ask, not the held-out queries: replay can only
+    # The recordings hold what the chapters ask, not the other query sets: replay can only
     # answer the catalog's set (and the montage cuts only if a chapter recorded them).
     replay = settings.mode == "replay"
     sets = [("catalog", catalog.queries)]
     if args.heldout if args.heldout is not None else not replay:
-        sets.append(("held-out", load_queries(HELDOUT_FILE)))
+        tuning = load_queries(TUNING_FILE)
+        sets += [("tuning", tuning), ("catalog + tuning", tuple(catalog.queries) + tuning),
+                 ("held-out", load_queries(HELDOUT_FILE))]
     lengths = args.moment_lengths if args.moment_lengths is not None else ([] if replay else [2, 4, 6])
     with tempfile.TemporaryDirectory() as tmp:
         milvus = store.connect(str(Path(tmp) / "recall.db"))
@@ -112,14 +117,14 @@ def main(argv: list[str] | None = None) -> int:
                 queries,
                 lambda text: store.search(milvus, "recall", embed_text(client, text), limit=args.limit),
             )
-            scores = report(name, results, args.limit)
+            scores = report(name, results, args.limit, table="+" not in name)
             if name == "catalog":  # the lines tests/test_recall.py reads
                 print(f"recall@1 = {scores['recall@1']:.3f}")
                 print(f"recall@5 = {recall_at(results, min(5, args.limit)):.3f}")
         if lengths:
             montage_moment_hits(client, milvus, catalog, lengths)
         elif replay:
-            print("\n(replay mode: held-out queries and montage moments skipped; TL_MODE=local runs them)")
+            print("\n(replay mode: tuning and held-out queries and montage moments skipped; TL_MODE=local runs them)")
         milvus.close()
     return 0
 

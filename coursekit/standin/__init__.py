@@ -6,7 +6,7 @@ Importing this package is cheap: torch, sentence-transformers and the weights lo
 """
 
 from .model import (
-    CLASS_PROMPT,
+    CLASS_PROMPTS,
     INPUT_SIZE,
     SOURCE,
     TOP_K,
@@ -22,7 +22,7 @@ from .model import (
 from .video import dynamic_segments, sample_frames, sample_times, scene_cuts, segments
 
 __all__ = [
-    "CLASS_PROMPT",
+    "CLASS_PROMPTS",
     "INPUT_SIZE",
     "TOP_K",
     "ConseModel",
