@@ -158,7 +158,7 @@ def test_a_corrupt_cache_is_ignored_and_rebuilt(tmp_path, monkeypatch):
     onnx_file.write_bytes(b"not onnx either")
     fresh = standin_model.load_model()
     if importlib.util.find_spec("onnxruntime") and importlib.util.find_spec("onnx"):
-        assert fresh.backend == "onnxruntime"
+        assert fresh.backend == "onnxruntime" and fresh.text_backend == "onnxruntime"
         assert onnx_file.stat().st_size > 1_000_000
     assert np.load(emb_file).shape == (1000, 384)
 
@@ -173,6 +173,9 @@ def test_a_corrupt_cache_is_ignored_and_rebuilt(tmp_path, monkeypatch):
 
     monkeypatch.setenv("STANDIN_CACHE_DIR", str(tmp_path / "elsewhere"))
     monkeypatch.setattr(standin_model, "_export_onnx", boom)
+    monkeypatch.setattr(standin_model, "_onnx_text_encoder", boom)
     eager = standin_model.load_model()
-    assert eager.backend == "torch"
+    assert eager.backend == "torch" and eager.text_backend == "torch"
     assert np.allclose(eager.embed_frames(frames), fresh.embed_frames(frames), atol=1e-4)
+    texts = ["a cyclist", "people walking on the grass beside a brick building"]
+    assert np.allclose(eager.embed_texts(texts), fresh.embed_texts(texts), atol=1e-5)
