@@ -27,8 +27,9 @@ are chosen on a tuning split of 37 queries -- the catalog's 12 plus ``data/queri
 of it, those that keep chapter 05's montage moments at 2 s clips at 9 of 11 or more; of those,
 the best MRR on the catalog's 12 (the queries the chapters show). The held-out queries in
 ``data/queries_heldout.json`` only report how well that generalises (``scripts/evaluate_recall.py``
-prints all three sets). The sweep covered top-k 10/30/100, T 1/2/3, detector weights 0.1-0.3,
-three class templates and the query mix 1/0.7/0.5 with its top-k 10/30 and T 0.05/0.1:
+prints all three sets). The sweep, ``scripts/tune_standin.py`` (729 settings, about 2 minutes),
+covered top-k 10/30/100, T 1/2/3, detector weights 0.1-0.3, three class templates and the query
+mix 1/0.7/0.5 with its top-k 10/30 and T 0.05/0.1:
 
 * meeting the query half-way did most of it: tuning MRR 0.736 -> 0.782 alone, 0.792 with the
   other knobs below, which alone were worse (0.709). A query made only of concepts, or a sharper
@@ -148,11 +149,11 @@ def class_synonyms(name: str) -> list[str]:
     return [s.strip() for s in name.split(",") if s.strip()]
 
 
-def class_prompts(names: Sequence[str] | None = None) -> list[list[str]]:
+def class_prompts(names: Sequence[str] | None = None, templates: Sequence[str] = CLASS_PROMPTS) -> list[list[str]]:
     """The sentences MiniLM embeds for each class, one per synonym and template; a class's
     embedding is their mean (see the module docstring for why)."""
     names = class_names() if names is None else names
-    return [[t.format(s) for t in CLASS_PROMPTS for s in class_synonyms(n)] for n in names]
+    return [[t.format(s) for t in templates for s in class_synonyms(n)] for n in names]
 
 
 def _version(dist: str) -> str:
@@ -496,7 +497,9 @@ class ConseModel:
 
     def __init__(self, classifier, encoder, class_embeddings: np.ndarray, names: list[str], top_k: int = TOP_K,
                  detector=None, *, text_encoder=None, temperature: float = TEMPERATURE,
-                 people_weight: float = PEOPLE_WEIGHT, face_weight: float = FACE_WEIGHT):
+                 people_weight: float = PEOPLE_WEIGHT, face_weight: float = FACE_WEIGHT,
+                 query_mix: float = QUERY_MIX, query_top_k: int = QUERY_TOP_K,
+                 query_temperature: float = QUERY_TEMPERATURE):
         if class_embeddings.shape[0] != len(names):
             raise EmbeddingError("one class embedding per class name is needed")
         self._classifier = classifier
@@ -511,6 +514,9 @@ class ConseModel:
         self.detector = detector
         self.people_weight = people_weight
         self.face_weight = face_weight
+        self.query_mix = query_mix
+        self.query_top_k = query_top_k
+        self.query_temperature = query_temperature
         self._phrase_emb: dict[str, np.ndarray] = {}
         if detector is not None:
             from .detectors import PHRASES
@@ -561,9 +567,9 @@ class ConseModel:
             "top_k": self.top_k,
             "temperature": self.temperature,
             "class_prompts": list(CLASS_PROMPTS),
-            "query_mix": QUERY_MIX,
-            "query_top_k": QUERY_TOP_K,
-            "query_temperature": QUERY_TEMPERATURE,
+            "query_mix": self.query_mix,
+            "query_top_k": self.query_top_k,
+            "query_temperature": self.query_temperature,
             "people_weight": self.people_weight if self.detector is not None else 0.0,
             "face_weight": self.face_weight if self.detector is not None else 0.0,
         }
@@ -596,6 +602,16 @@ class ConseModel:
             e = np.exp(logits)
             probs[start : start + len(batch)] = e / e.sum(axis=1, keepdims=True)
         return probs
+
+    def use_templates(self, templates: Sequence[str]) -> None:
+        """Embed the class names in other prompt templates from now on (to compare templates)."""
+        self._class_emb = _class_embeddings(self._encoder, class_prompts(self._names, templates)).astype(np.float64)
+        self._concepts = np.vstack([self._class_emb, *self._phrase_emb.values()])
+
+    def sentence_vectors(self, texts: Sequence[str]) -> np.ndarray:
+        """MiniLM's own unit embeddings of ``texts``, before :meth:`meet_concepts`."""
+        vecs = self._text_encoder.encode(texts) if self._text_encoder is not None else _encode(self._encoder, texts)
+        return np.asarray(vecs, dtype=np.float64)
 
     def conse_vectors(self, probs: np.ndarray) -> np.ndarray:
         """ConSE: each row of class probabilities to the unit mix of its top-k class embeddings."""
@@ -635,15 +651,15 @@ class ConseModel:
             return len(self._encoder.tokenizer(text, add_special_tokens=True)["input_ids"])
 
     def meet_concepts(self, sentences: np.ndarray) -> np.ndarray:
-        """Unit sentence embeddings moved half-way into the frames' vocabulary: ``QUERY_MIX`` of
-        each stays, the rest is the softmax mix of its ``QUERY_TOP_K`` nearest concepts."""
+        """Unit sentence embeddings moved half-way into the frames' vocabulary: ``query_mix`` of
+        each stays, the rest is the softmax mix of its ``query_top_k`` nearest concepts."""
         sims = sentences @ self._concepts.T
-        top = np.argsort(-sims, axis=1, kind="stable")[:, :QUERY_TOP_K]
-        logits = np.take_along_axis(sims, top, axis=1) / QUERY_TEMPERATURE
+        top = np.argsort(-sims, axis=1, kind="stable")[:, : self.query_top_k]
+        logits = np.take_along_axis(sims, top, axis=1) / self.query_temperature
         weights = np.exp(logits - logits.max(axis=1, keepdims=True))
         weights /= weights.sum(axis=1, keepdims=True)
         mix = _unit(np.einsum("nk,nkd->nd", weights, self._concepts[top]))
-        return _unit(QUERY_MIX * sentences + (1.0 - QUERY_MIX) * mix)
+        return _unit(self.query_mix * sentences + (1.0 - self.query_mix) * mix)
 
     def embed_texts(self, texts: Sequence[str]) -> np.ndarray:
         """One unit vector per text, ``(n, d) float32``: MiniLM's embedding of the sentence (no
@@ -663,8 +679,7 @@ class ConseModel:
                     LongTextWarning,
                     stacklevel=2,
                 )
-        sentences = self._text_encoder.encode(texts) if self._text_encoder is not None else _encode(self._encoder, texts)
-        return self.meet_concepts(np.asarray(sentences, dtype=np.float64)).astype(np.float32)
+        return self.meet_concepts(self.sentence_vectors(texts)).astype(np.float32)
 
     def top_classes(self, frames: Sequence[np.ndarray], k: int = 5) -> list[list[tuple[str, float]]]:
         """What the classifier sees in each frame: its ``k`` likeliest classes (first synonym)
