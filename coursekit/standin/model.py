@@ -418,10 +418,11 @@ def _pooled_transformer(encoder):
 
 
 def _onnx_text_encoder(encoder, threads: int) -> _OnnxTextEncoder:
+    modules = [type(m).__name__ for m in encoder]
+    if modules != ["Transformer", "Pooling", "Normalize"]:
+        raise EmbeddingError(f"unexpected sentence-transformers modules {modules}")
     probe = ["a cyclist", "a young man talking in a car, with trees and a bright sky behind him"]
     reference = _encode(encoder, probe)
-    if [type(m).__name__ for m in encoder] != ["Transformer", "Pooling", "Normalize"]:
-        raise EmbeddingError(f"unexpected sentence-transformers modules {[type(m).__name__ for m in encoder]}")
 
     def export() -> bytes:
         example = encoder.tokenizer(probe, padding=True, return_tensors="pt")
@@ -506,7 +507,6 @@ class ConseModel:
         self._encoder = encoder
         #: ``_OnnxTextEncoder`` (fast) or ``None``: sentence-transformers itself
         self._text_encoder = text_encoder
-        self._class_emb = class_embeddings.astype(np.float64)
         self._names = names
         self.top_k = top_k
         self.temperature = temperature
@@ -523,8 +523,7 @@ class ConseModel:
 
             vecs = _encode(encoder, list(PHRASES.values())).astype(np.float64)
             self._phrase_emb = dict(zip(PHRASES, vecs))
-        #: Everything a frame vector can be made of: the class names, then the detector phrases.
-        self._concepts = np.vstack([self._class_emb, *self._phrase_emb.values()])
+        self._set_class_embeddings(class_embeddings)
 
     @property
     def dimension(self) -> int:
@@ -603,10 +602,14 @@ class ConseModel:
             probs[start : start + len(batch)] = e / e.sum(axis=1, keepdims=True)
         return probs
 
+    def _set_class_embeddings(self, class_embeddings: np.ndarray) -> None:
+        self._class_emb = class_embeddings.astype(np.float64)
+        #: Everything a frame vector can be made of: the class names, then the detector phrases.
+        self._concepts = np.vstack([self._class_emb, *self._phrase_emb.values()])
+
     def use_templates(self, templates: Sequence[str]) -> None:
         """Embed the class names in other prompt templates from now on (to compare templates)."""
-        self._class_emb = _class_embeddings(self._encoder, class_prompts(self._names, templates)).astype(np.float64)
-        self._concepts = np.vstack([self._class_emb, *self._phrase_emb.values()])
+        self._set_class_embeddings(_class_embeddings(self._encoder, class_prompts(self._names, templates)))
 
     def sentence_vectors(self, texts: Sequence[str]) -> np.ndarray:
         """MiniLM's own unit embeddings of ``texts``, before :meth:`meet_concepts`."""
@@ -615,11 +618,7 @@ class ConseModel:
 
     def conse_vectors(self, probs: np.ndarray) -> np.ndarray:
         """ConSE: each row of class probabilities to the unit mix of its top-k class embeddings."""
-        logp = np.log(np.maximum(probs, 1e-300)) / self.temperature
-        top = np.argsort(-logp, axis=1, kind="stable")[:, : self.top_k]
-        weights = np.exp(np.take_along_axis(logp, top, axis=1) - logp.max(axis=1, keepdims=True))
-        weights /= weights.sum(axis=1, keepdims=True)
-        return _unit(np.einsum("nk,nkd->nd", weights, self._class_emb[top]))
+        return _top_k_mix(np.log(np.maximum(probs, 1e-300)) / self.temperature, self._class_emb, self.top_k)
 
     def mix_findings(self, vectors: np.ndarray, findings: Sequence) -> np.ndarray:
         """Mix the detectors' phrases into unit ConSE vectors: a frame keeps ``1 - w`` of its
@@ -653,12 +652,7 @@ class ConseModel:
     def meet_concepts(self, sentences: np.ndarray) -> np.ndarray:
         """Unit sentence embeddings moved half-way into the frames' vocabulary: ``query_mix`` of
         each stays, the rest is the softmax mix of its ``query_top_k`` nearest concepts."""
-        sims = sentences @ self._concepts.T
-        top = np.argsort(-sims, axis=1, kind="stable")[:, : self.query_top_k]
-        logits = np.take_along_axis(sims, top, axis=1) / self.query_temperature
-        weights = np.exp(logits - logits.max(axis=1, keepdims=True))
-        weights /= weights.sum(axis=1, keepdims=True)
-        mix = _unit(np.einsum("nk,nkd->nd", weights, self._concepts[top]))
+        mix = _top_k_mix(sentences @ self._concepts.T / self.query_temperature, self._concepts, self.query_top_k)
         return _unit(self.query_mix * sentences + (1.0 - self.query_mix) * mix)
 
     def embed_texts(self, texts: Sequence[str]) -> np.ndarray:
@@ -694,6 +688,15 @@ class ConseModel:
 
 class LongTextWarning(UserWarning):
     """A text longer than the stand-in's text model reads was cut."""
+
+
+def _top_k_mix(logits: np.ndarray, bank: np.ndarray, k: int) -> np.ndarray:
+    """ConSE's step, for frames and queries alike: each row's ``k`` largest logits, softmaxed,
+    weight the matching rows of ``bank``; the mix is returned as a unit vector."""
+    top = np.argsort(-logits, axis=1, kind="stable")[:, :k]
+    weights = np.exp(np.take_along_axis(logits, top, axis=1) - logits.max(axis=1, keepdims=True))
+    weights /= weights.sum(axis=1, keepdims=True)
+    return _unit(np.einsum("nk,nkd->nd", weights, bank[top]))
 
 
 def _unit(v: np.ndarray) -> np.ndarray:
