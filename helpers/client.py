@@ -22,7 +22,7 @@ from .retry import DEFAULT_POLICY, RetryPolicy
 from .settings import Settings, load_settings, resolve_api_key
 from coursekit.labels import STANDIN_SOURCE
 from coursekit.transports.record import LIVE_SOURCE, RecordingTransport
-from coursekit.transports.replay import ReplayTransport
+from coursekit.transports.replay import ReplayTransport, recorded_sources
 
 log = logging.getLogger(__name__)
 
@@ -49,6 +49,8 @@ class Course:
     poll_every: float = LIVE_POLL_SECONDS
     #: set to stop this client's waits at once (``ingest`` sets it on Ctrl-C)
     cancel: threading.Event = field(default_factory=threading.Event, repr=False)
+    #: who computed the vectors: in replay, the ``source`` of every recording; else ``source``
+    origins: tuple[str, ...] = ()
 
 
 class CourseClient(TwelveLabs):
@@ -131,6 +133,37 @@ def make_client(settings: Settings | None = None, *, transport: httpx.BaseTransp
     )
     course = client.course
     course.source = source or vector_source(settings, client._client_wrapper.get_base_url())
+    replaying = settings.mode == "replay" and transport is None
+    course.origins = tuple(recorded_sources(settings.recordings_dir)) if replaying else (course.source,)
     log.info("Twelve Labs client in %s mode (%s); vectors from %s; cache %s", settings.mode,
              settings.reason, course.source, course.cache.directory if course.cache else "off")
     return client
+
+
+# What each kind of vector means for reading a chapter's results. Printed by every chapter's
+# first cells (``vectors_note``), so no sentence of prose has to assume whose answers are below.
+_STANDIN_MEANS = ("The stand-in is a small offline model, far weaker than Marengo. It judges single "
+                  "frames: it sees objects, scenes, people and faces, but not motion, sound, speech, "
+                  "text or hands. Read its scores for their order, not their level.")
+_LIVE_MEANS = ("The outputs saved under each cell came from the course's recordings; yours are "
+               "Marengo's, so numbers, rankings and winners may differ. The lines that give a "
+               "verdict are computed from your answers: read those.")
+_OTHER_MEANS = ("These vectors come from a model the course does not know. Read the lines that give "
+                "a verdict: they are computed from these answers.")
+
+
+def vectors_note(client: TwelveLabs, *, standin: str = "") -> str:
+    """Where this client's vectors come from and what that means for reading results, in words.
+    ``standin`` adds what the stand-in's blind spots mean for this chapter in particular."""
+    course = course_of(client)
+    origins = course.origins or (course.source,)
+    where = {"replay": "replayed from recordings made by", "local": "computed on this machine by",
+             "record": "recorded as they arrive, from"}.get(course.mode, "computed by")
+    lines = [f"Vectors: {where} {' + '.join(origins)}."]
+    if all(origin == STANDIN_SOURCE for origin in origins):
+        lines += [_STANDIN_MEANS] + ([standin] if standin else [])
+    elif all(origin.startswith(LIVE_SOURCE) for origin in origins):
+        lines.append("These are Twelve Labs' Marengo answers. " + (_LIVE_MEANS if course.mode != "replay" else ""))
+    else:
+        lines.append(_OTHER_MEANS)
+    return "\n".join(line.strip() for line in lines)

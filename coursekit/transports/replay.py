@@ -76,6 +76,19 @@ def recorded_queries(recordings_dir: str | Path) -> list[str]:
     return sorted(texts)
 
 
+def recorded_sources(recordings_dir: str | Path) -> list[str]:
+    """Where the recordings' answers came from: the distinct ``source`` fields (sorted)."""
+    sources: set[str] = set()
+    for path in Path(recordings_dir).glob("*.json"):
+        try:
+            source = json.loads(path.read_text(encoding="utf-8")).get("source")
+        except (OSError, ValueError, AttributeError):
+            continue  # replay itself refuses a damaged file, naming it, when it is asked for
+        if isinstance(source, str) and source:
+            sources.add(source)
+    return sorted(sources)
+
+
 class ReplayTransport(httpx.BaseTransport):
     def __init__(self, directory: Path):
         self.directory = Path(directory)
