@@ -1,8 +1,17 @@
 # The course's commands. `make run` and `make test` are all a learner needs; see README.md.
 SHELL := /bin/bash
 comma := ,
-PYTHON ?= $(shell command -v python3.11 || command -v python3)
-VENV := .venv
+# The Pythons the course supports, newest first (pyproject.toml's requires-python says the same).
+SUPPORTED_PYTHONS := 3.13 3.12 3.11
+# The newest supported interpreter that runs: a name on PATH is not enough (a pyenv shim for a
+# version that is not selected is found, then refuses to start). `make PYTHON=/path/to/python3.x`
+# picks one by hand.
+PYTHON ?= $(shell for v in $(SUPPORTED_PYTHONS); do \
+	for p in python$$v python3; do \
+	  "$$p" -c "import sys; sys.exit(sys.version_info[:2] != tuple(map(int, '$$v'.split('.'))))" \
+	    2>/dev/null && { command -v "$$p"; exit 0; }; \
+	done; done)
+VENV ?= .venv
 # OFFLINE=1 installs from ./wheelhouse only (made beforehand with `make wheelhouse`): no network.
 PIP_SOURCE := $(if $(OFFLINE),--no-index --find-links wheelhouse,)
 PY := $(VENV)/bin/python
@@ -15,6 +24,12 @@ STAMP_DATA := $(VENV)/.installed-data
 	milvus-server milvus-server-stop test-server clean-stores doctor wheelhouse exercises
 
 $(PY):
+	@if [ -z "$(PYTHON)" ]; then \
+	  echo "No supported Python found: the course needs one of $(SUPPORTED_PYTHONS)." >&2; \
+	  echo "Install one (python.org, pyenv, or your package manager: e.g. apt install python3.12)," >&2; \
+	  echo "then run this again, or point at it: make PYTHON=/path/to/python3.12 $(MAKECMDGOALS)" >&2; \
+	  exit 1; fi
+	@echo "Creating $(VENV) with $(PYTHON) (Python $$($(PYTHON) -c 'import platform; print(platform.python_version())'))"
 	$(PYTHON) -m venv $(VENV)
 	$(if $(OFFLINE),,$(PY) -m pip install --quiet --upgrade pip)
 
@@ -36,12 +51,12 @@ run: install                      ## execute every notebook headless (replay unl
 
 test: install                     ## unit tests + strict nbval over every notebook + the other integration jobs
 	TL_MODE=replay $(PY) -m pytest tests notebooks --nbval --nbval-current-env \
-	    --nbval-sanitize-with tests/nbval_sanitize.cfg -q
+	    --nbval-sanitize-with tests/nbval_sanitize.cfg -q -rs
 
 # The unit tests alone (about a minute): no kernel, browser, server, wheels or kill-and-rerun.
 # The jobs it leaves out are marked `integration` (tests/conftest.py says which and why).
 test-fast: install                ## unit tests only, for the edit-test loop
-	TL_MODE=replay $(PY) -m pytest tests -m "not integration" -q
+	TL_MODE=replay $(PY) -m pytest tests -m "not integration" -q -rs
 
 lab: install                      ## JupyterLab on notebooks/
 	$(VENV)/bin/jupyter lab notebooks/
