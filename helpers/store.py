@@ -185,10 +185,11 @@ def _check_fields(name: str, fields: Mapping[str, Any], text: bool) -> None:
     """Refuse a collection whose fields are not the course's (made another way, or by an older
     version): every reader and writer would fail on it, or silently find nothing."""
     wanted = {**SCHEMA_TYPES, **(TEXT_TYPES if text else {})}
-    wrong = sorted(set(wanted) ^ set(fields) | {n for n in wanted if n in fields and fields[n]["type"] != wanted[n]})
+    # A collection made before the content field keeps working; its ids are just not checked.
+    present = set(fields) | {CONTENT_FIELD}
+    wrong = sorted(set(wanted) ^ present | {n for n in wanted if n in fields and fields[n]["type"] != wanted[n]})
     if wrong or not fields["id"].get("is_primary"):
-        hint = (" (a text collection: pass text=True)" if set(wrong) == set(TEXT_TYPES) else
-                " (made by an older version of the course)" if wrong == [CONTENT_FIELD] else "")
+        hint = " (a text collection: pass text=True)" if set(wrong) == set(TEXT_TYPES) else ""
         raise StoreError(f"Collection {name!r} exists but does not fit (fields that differ: "
                          f"{', '.join(wrong) or 'the primary key'}){hint}. {_RESET}")
 
@@ -287,10 +288,7 @@ def upsert_segments(client: MilvusClient, name: str, segments: Iterable[Segment]
             if not 0 < len(row[TEXT_FIELD].encode("utf-8")) <= _MAX_TEXT:
                 raise StoreError(f"The text of {row['video_id']!r} is missing or over {_MAX_TEXT} bytes: "
                                  "nothing was written.")
-        videos = sorted({row["video_id"] for row in rows})
-        existing = list(_read(client, name, video_filter(videos), ["id", "video_id", CONTENT_FIELD]))
-        if not replace:
-            _refuse_other_content(name, segments, existing)
+        existing = _claim_ids(client, name, CONTENT_FIELD in fields, segments, rows, replace)
         written = sum(int(client.upsert(name, rows[i:i + batch_size]).get("upsert_count", 0))
                       for i in range(0, len(rows), batch_size))
         new = {row["id"] for row in rows}
@@ -300,6 +298,18 @@ def upsert_segments(client: MilvusClient, name: str, segments: Iterable[Segment]
         lite.check_present(client)  # a write into a deleted store is not a write
     logger.info("Upserted %d rows into %r (and removed %d old rows of those videos)", written, name, len(stale))
     return written
+
+def _claim_ids(client: MilvusClient, name: str, checked: bool, segments: Sequence[Segment],
+               rows: list[dict[str, Any]], replace: bool) -> list[dict[str, Any]]:
+    """The stored rows of the videos about to be written, once no id among them holds other
+    footage. A collection made before the content field (``checked=False``) is written unchecked."""
+    videos = sorted({row["video_id"] for row in rows})
+    existing = list(_read(client, name, video_filter(videos), ["id", "video_id", *[CONTENT_FIELD] * checked]))
+    if checked and not replace:
+        _refuse_other_content(name, segments, existing)
+    for row in rows if not checked else ():
+        del row[CONTENT_FIELD]
+    return existing
 
 def _refuse_other_content(name: str, segments: Sequence[Segment], existing: Iterable[Mapping[str, Any]]) -> None:
     """Refuse a video id given to footage other than what it holds (or to two files in one call)."""
@@ -312,8 +322,8 @@ def _refuse_other_content(name: str, segments: Sequence[Segment], existing: Iter
     for video, contents in new.items():
         known, held = contents - {""}, stored.get(video, set()) - {""}
         if len(known) > 1 or (held and not known <= held):
-            where = (f"already names other footage in collection {name!r}" if held and not known <= held
-                     else "is given to two different files in one call")
+            where = ("is given to two different files in one call" if len(known) > 1
+                     else f"already names other footage in collection {name!r}")
             raise VideoIdTaken(f"The video id {video!r} {where} (another file, or the same name with other "
                                "bytes). Nothing was written. Give this video an id of its own (video_id='…', "
                                "or rename its file), or pass replace=True to replace what that id holds.")
@@ -394,11 +404,10 @@ def all_segments(client: MilvusClient, name: str, *, scope: str | None = "clip",
                  filter: str | None = None) -> list[Segment]:
     """Every stored segment with its (unit) vector, sorted by video and time."""
     with milvus_errors(f"read the segments of {name!r}"):
-        ready(client, name)
-        rows = list(_read(client, name, combine_filters(scope_filter(scope), filter),
-                          ["vector", *OUTPUT_FIELDS, CONTENT_FIELD]))
-    segments = [Segment(r["video_id"], _seconds(r["start_sec"]), _seconds(r["end_sec"]), r["scope"],
-                        r["option"], tuple(float(x) for x in r["vector"]), r["title"], r[CONTENT_FIELD]) for r in rows]
+        content = [CONTENT_FIELD] if CONTENT_FIELD in ready(client, name) else []
+        rows = list(_read(client, name, combine_filters(scope_filter(scope), filter), ["vector", *OUTPUT_FIELDS, *content]))
+    segments = [Segment(r["video_id"], _seconds(r["start_sec"]), _seconds(r["end_sec"]), r["scope"], r["option"],
+                        tuple(float(x) for x in r["vector"]), r["title"], r.get(CONTENT_FIELD, "")) for r in rows]
     return sorted(segments, key=lambda s: (s.video_id, s.start_sec, s.end_sec, s.scope, s.option))
 
 def video_segments(client: MilvusClient, name: str, video_id: str, *, scope: str | None = "clip") -> list[Segment]:
