@@ -70,7 +70,7 @@ def connect(uri: str | Path, token: str | None = None, *, timeout: float = CONNE
     """Open a Milvus Lite store (a path ending in ``.db``) or a Milvus server (``http(s)://``)."""
     text = str(uri)
     if not text.lower().startswith(("http://", "https://", "tcp://", "unix:")):
-        return lite.open_store(Path(text).expanduser().absolute(), _reason)
+        return lite.open_store(Path(text).expanduser().absolute(), _reason, text)
     start = time.monotonic()
     with lite.quiet():
         try:
