@@ -105,7 +105,7 @@ def test_an_empty_variable_does_not_hide_the_key_in_dotenv(tmp_path):
 
 @pytest.mark.parametrize("encoding", ["utf-16", "utf-16-be", "utf-8-sig", "cp1252", "utf-8"])
 def test_a_dotenv_in_any_encoding_notepad_writes_is_read(tmp_path, encoding):
-    text = f"# caf\u00e9 \u2019s key\r\n{KEY_VARIABLE}={KEY}\r\nTL_MODE=local\r\n"
+    text = f"{KEY_VARIABLE}={KEY}\r\n# caf\u00e9 \u2019s key\r\nTL_MODE=local\r\n"  # a BOM sticks to line 1
     data = text.encode(encoding)
     if encoding == "utf-16-be":  # Notepad's "Unicode big endian" writes the mark too
         data = codecs.BOM_UTF16_BE + data
