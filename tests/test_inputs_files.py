@@ -26,7 +26,7 @@ from helpers.segments import Hit
 
 ROOT = Path(__file__).resolve().parents[1]
 VIDEOS = ROOT / "data" / "videos"
-ODD_NAMES = ["my clip.mp4", "take #2.mp4", "what?.mp4", "100% real.mp4", "caf\u00e9 & <bar>.mp4"]
+ODD_NAMES = ["my clip.mp4", "take #2.mp4", "what?.mp4", "100% real.mp4", "50%20off.mp4", "caf\u00e9 & <bar>.mp4"]
 
 
 class _Sources(HTMLParser):
