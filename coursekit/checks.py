@@ -88,6 +88,8 @@ def mode(settings: Settings) -> Check:
 def api_key(settings: Settings) -> Check:
     if not settings.needs_api_key:
         return Check("API key", True, f"not needed in {settings.mode} mode")
+    if settings.key_problem:
+        return Check("API key", False, settings.key_problem)
     if settings.api_key:
         return Check("API key", True, "found (environment or .env); not shown")
     return Check("API key", False, "not set: you will be asked for it (it is never stored), "

@@ -8,6 +8,7 @@ import logging
 import os
 from pathlib import Path
 from typing import TYPE_CHECKING
+from urllib.parse import quote
 
 from .errors import CourseError
 from .settings import ROOT
@@ -34,7 +35,8 @@ def player_html(path: str | os.PathLike, start_sec: float = 0.0, end_sec: float 
                 width: int = 480, caption: str = "") -> str:
     """A ``<video>`` element that starts at ``start_sec`` (a media fragment, ``#t=start,end``)."""
     fragment = f"#t={start_sec:g}" + (f",{end_sec:g}" if end_sec is not None else "")
-    src = html.escape(_notebook_relative(Path(path)) + fragment, quote=True)
+    # URL-encoded first: a '#', '?' or '%' in a file name would otherwise end or garble the path.
+    src = html.escape(quote(_notebook_relative(Path(path))) + fragment, quote=True)
     label = f"<figcaption>{html.escape(caption)}</figcaption>" if caption else ""
     return (f'<figure style="display:inline-block;margin:4px"><video controls muted preload="metadata" '
             f'width="{width}" src="{src}"></video>{label}</figure>')

@@ -16,24 +16,27 @@ from twelvelabs import TwelveLabs
 from twelvelabs.types import (AsyncVideoInputRequest, MediaSource, TextInputRequest, VideoSegmentation_Fixed,
                               VideoSegmentationFixedFixed)
 
+from coursekit import limits
+
 from . import retry
 from .cache import file_sha256, text_key, video_key
 from .client import Course, course_of
-from .errors import EmbeddingError
+from .errors import EmbeddingError, VideoError
 from .logs import redact
 from .media import Video, check_video
-from .segments import Segment
+from .segments import Segment, video_id_problem
 
 log = logging.getLogger(__name__)
 
 MODEL = "marengo3.0"
-# Marengo 3.0 cuts videos into clips of 2-10 s.
-MIN_CLIP, MAX_CLIP = 2, 10
 
-def _check_clip_length(clip_length: float) -> None:
-    if not MIN_CLIP <= clip_length <= MAX_CLIP:
-        raise EmbeddingError(f"clip_length={clip_length}: Marengo cuts videos into clips of {MIN_CLIP}-{MAX_CLIP} "
-                             "s. Pick a value in that range (6 is a good start).")
+
+def check_inputs(clip_length: object, video_id: object = None) -> None:
+    """Refuse a clip length Marengo does not take, or an empty video id, before any upload."""
+    if problem := limits.clip_length_problem(clip_length):
+        raise EmbeddingError(f"{problem}.")
+    if video_id is not None and (problem := video_id_problem(video_id)):
+        raise VideoError(problem)
 
 
 def _upload(client: TwelveLabs, course: Course, path: Path, timeout: float, show_bar: bool) -> str:
@@ -167,13 +170,14 @@ def embed_video_result(client: TwelveLabs, path: str | Path, *, video_id: str | 
     """``embed_video``, also saying whether the answer was cached (``ingest`` reports it, and
     passes its own ``course`` so that Ctrl-C cancels it)."""
     path = Path(path)
+    check_inputs(clip_length, video_id)
     info = check_video(path)  # before any upload: a bad file costs nothing
-    _check_clip_length(clip_length)
     options, scopes = list(options), list(scopes)
     course = course or course_of(client)
     key = fields = items = None
+    content = file_sha256(path)  # what the video id will hold: the store refuses to mix two files
     if course.cache is not None:
-        key, fields = video_key(file_sha256(path), model=MODEL, clip_length=clip_length,
+        key, fields = video_key(content, model=MODEL, clip_length=clip_length,
                                 options=options, scopes=scopes, source=course.source)
         items = course.cache.get_video(key)
     cached = items is not None
@@ -185,9 +189,9 @@ def embed_video_result(client: TwelveLabs, path: str | Path, *, video_id: str | 
         if course.cache is not None:
             course.cache.put_video(key, fields, items)
             course.cache.forget_task(key)
-    video_id = video_id or path.stem
-    segments = [Segment(video_id, i["start_sec"], i["end_sec"], i["scope"], i["option"], tuple(i["vector"]), title)
-                for i in items]
+    video_id = path.stem if video_id is None else video_id
+    segments = [Segment(video_id, i["start_sec"], i["end_sec"], i["scope"], i["option"], tuple(i["vector"]), title,
+                        content) for i in items]
     log.info("Embedded %s: %d segments of dimension %d%s", path.name, len(segments),
              segments[0].dimension, " (cached)" if cached else "")
     return EmbedResult(segments, cached)
@@ -212,8 +216,8 @@ def embed_videos(client: TwelveLabs, videos: Iterable[Video], **options) -> list
 
 def embed_text(client: TwelveLabs, text: str) -> np.ndarray:
     """A text query's vector, in the same space as the video segments."""
-    if not text or not text.strip():
-        raise EmbeddingError("The query text is empty: type a few words describing what to find.")
+    if problem := limits.text_problem(text):
+        raise EmbeddingError(f"{problem}.")
     course = course_of(client)
     key = fields = None
     if course.cache is not None:

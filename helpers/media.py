@@ -120,6 +120,8 @@ def check_video(path: str | os.PathLike, clip_length: float | None = None) -> Vi
                          "clips are in data/videos/ (`load_catalog()` gives their full paths).")
     if not path.is_file():
         raise VideoError(f"{path} is a folder, not a video file: pass the path of one .mp4 file.")
+    if problem := limits.upload_problem(path.stat().st_size):  # before reading it: the size alone decides
+        raise VideoError(f"{path.name} cannot be uploaded: {problem}.")
     try:
         info = probe.probe(path)
     except VideoError as err:

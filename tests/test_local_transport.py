@@ -227,8 +227,8 @@ def test_only_visual_embeddings_are_offered(client, videos, options, kinds):
 @pytest.mark.parametrize(
     "kwargs, expected",
     [
-        (dict(duration_sec=1), "2 to 10 s"),
-        (dict(duration_sec=11), "2 to 10 s"),
+        (dict(duration_sec=1), "2-10 s"),
+        (dict(duration_sec=11), "2-10 s"),
         (dict(duration_sec=6.5), "whole number of seconds"),
     ],
 )
