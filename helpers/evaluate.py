@@ -19,14 +19,26 @@ class QueryResult:
     hits: tuple[Hit, ...]
 
     def first_relevant_rank(self) -> int | None:
-        for rank, hit in enumerate(self.hits, start=1):
-            if self.query.is_relevant(hit.video_id, hit.start_sec, hit.end_sec):
-                return rank
-        return None
+        return next((rank for rank, ok in enumerate(relevance(self.hits, self.query), start=1) if ok), None)
 
     def found_within(self, k: int) -> bool:
         rank = self.first_relevant_rank()
         return rank is not None and rank <= k
+
+
+def relevance(hits: Sequence[Hit], query: Query) -> list[bool]:
+    """For each hit, best first: does it overlap a stretch where a person saw the query's answer?"""
+    return [query.is_relevant(h.video_id, h.start_sec, h.end_sec) for h in hits]
+
+
+def relevance_note(hits: Sequence[Hit], query: Query) -> str:
+    """In words, computed from the hits: is the top hit right, and where are the first right and wrong ones."""
+    right = relevance(hits, query)
+    first = {ok: next((f"rank {i} ({h.video_id} {h.start_sec:g}–{h.end_sec:g} s, score {h.score:.3f})"
+                       for i, (h, r) in enumerate(zip(hits, right), start=1) if r == ok), f"none in the top {len(hits)}")
+             for ok in (True, False)}
+    return (f"The top hit is one of the relevant stretches: {'yes' if right[:1] == [True] else 'no'}. "
+            f"First relevant hit: {first[True]}; first wrong hit: {first[False]}.")
 
 
 def run_queries(queries: Sequence[Query], search: Callable[[str], list[Hit]]) -> list[QueryResult]:
