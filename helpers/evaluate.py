@@ -19,7 +19,7 @@ class QueryResult:
     hits: tuple[Hit, ...]
 
     def first_relevant_rank(self) -> int | None:
-        return next((rank for rank, ok in enumerate(relevance(self.hits, self.query), start=1) if ok), None)
+        return first_relevant_rank(self.hits, self.query)
 
     def found_within(self, k: int) -> bool:
         rank = self.first_relevant_rank()
@@ -29,6 +29,16 @@ class QueryResult:
 def relevance(hits: Sequence[Hit], query: Query) -> list[bool]:
     """For each hit, best first: does it overlap a stretch where a person saw the query's answer?"""
     return [query.is_relevant(h.video_id, h.start_sec, h.end_sec) for h in hits]
+
+
+def first_relevant_rank(hits: Sequence[Hit], query: Query) -> int | None:
+    return next((rank for rank, ok in enumerate(relevance(hits, query), start=1) if ok), None)
+
+
+def ranks_note(hit_lists: Mapping[str, Sequence[Hit]], query: Query) -> str:
+    """In words, computed from the lists: the rank of each list's first relevant hit."""
+    return "First relevant hit at rank: " + "; ".join(
+        f"{name} {first_relevant_rank(hits, query) or 'none'}" for name, hits in hit_lists.items())
 
 
 def relevance_note(hits: Sequence[Hit], query: Query) -> str:
