@@ -136,9 +136,3 @@ def hit_lists_table(hit_lists: Mapping[str, Sequence[Hit]], query: Query | None 
                for name, hits in hit_lists.items()}
     return pd.DataFrame(columns, index=pd.RangeIndex(1, k + 1, name="rank"))
 
-
-def side_by_side(comparison: Mapping[str, Sequence[QueryResult]], index: int, k: int = 5):
-    """The top-``k`` of every method for query number ``index`` (0-based), ✓ for relevant."""
-    results = {name: results[index] for name, results in comparison.items()}
-    query = next(iter(results.values())).query
-    return hit_lists_table({name: r.hits for name, r in results.items()}, query, k)
