@@ -1,0 +1,160 @@
+#!/usr/bin/env python
+"""Build the course as a static website: the README's overview, every chapter, INSTRUCTORS.md.
+
+    python scripts/build_site.py      # `make site`: stage, then a strict Sphinx build
+    python scripts/serve_site.py      # serve it with Range requests, so the players can seek
+
+The pages are the notebooks' committed outputs: nothing is executed and nothing is downloaded
+(Sphinx + myst-nb + sphinx-book-theme, the `site` extra; settings in site/conf.py). The sources
+are staged copies in site/_build/src, so the committed notebooks are never touched. Staging maps
+README.md to the site's index page (which makes every chapter's "Contents" link land on its
+chapter table, as it does in JupyterLab), links that table to the chapters, replaces the search
+panel's kernel-only placeholder with a note, and copies the videos and query clips the players
+show to the paths their relative sources ask for. A warning fails the build.
+"""
+
+from __future__ import annotations
+
+import argparse
+import html
+import os
+import re
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import nbformat
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from navigation import chapters  # noqa: E402  (the chapter order JupyterLab's links follow)
+
+ROOT = Path(__file__).resolve().parents[1]
+SITE = ROOT / "site"
+BUILD = SITE / "_build"
+SRC, MEDIA, HTML = BUILD / "src", BUILD / "media", BUILD / "html"
+# Where the players' relative sources start from: the chapters' own folder.
+NOTEBOOKS = ROOT / "notebooks"
+
+README_LINK = re.compile(r"\]\(((?:\.\./)?)README\.md(#[^)\s]*)?\)")
+CHAPTER_ROW = re.compile(r"^\| `(\d\d_[\w-]+)` \|", re.M)
+MEDIA_SRC = re.compile(r"""\bsrc=["']([^"'#?]+\.(?:mp4|webm|ogg|ogv|mov))(?:[#?][^"']*)?["']""")
+# What helpers.widgets writes in place of a widget where no kernel runs; a site has none either.
+KERNEL_ONLY = re.compile(r"run this cell in Jupyter to use it\.\s*$")
+WIDGET_VIEW = "application/vnd.jupyter.widget-view+json"
+KERNEL_NOTE = ('<p class="course-kernel-note"><b>The interactive search panel needs a running kernel.</b> '
+               "Start JupyterLab with <code>make lab</code>, open this chapter and run its cells; "
+               "the panel appears here.</p>")
+
+
+def index_page(readme: str, names: list[str]) -> str:
+    """The README as the site's first page: its chapter table linked, the site's order declared."""
+    def link(match: re.Match) -> str:
+        name = match.group(1)
+        return f"| [`{name}`](notebooks/{name}.ipynb) |" if name in names else match.group(0)
+
+    toctree = "\n".join(["", "```{toctree}", ":hidden:", ":caption: Chapters", "",
+                         *(f"notebooks/{name}" for name in names), "```", "",
+                         "```{toctree}", ":hidden:", ":caption: Teaching it", "", "INSTRUCTORS", "```", ""])
+    return CHAPTER_ROW.sub(link, readme).rstrip() + "\n" + toctree
+
+
+def _is_kernel_only(output) -> bool:
+    data = output.get("data", {})
+    return WIDGET_VIEW in data or bool(KERNEL_ONLY.search(str(data.get("text/plain", ""))))
+
+
+def site_notebook(nb):
+    """A chapter as the site shows it: README links go to the index page, and widgets (which need a
+    kernel) become a note naming the command that starts one."""
+    for cell in nb.cells:
+        if cell.cell_type == "markdown":
+            cell.source = README_LINK.sub(lambda m: f"]({m.group(1)}index.md{m.group(2) or ''})", cell.source)
+        elif cell.cell_type == "code":
+            for output in cell.outputs:
+                if _is_kernel_only(output):
+                    output.data = {"text/html": KERNEL_NOTE, "text/plain": html.unescape(
+                        re.sub(r"<[^>]+>", "", KERNEL_NOTE))}
+    return nb
+
+
+def media_sources(nb) -> set[str]:
+    """The relative video sources the chapter's outputs play (fragments like #t=54,60 dropped)."""
+    found = set()
+    for cell in nb.cells:
+        for output in cell.get("outputs", []):
+            found.update(MEDIA_SRC.findall(str(output.get("data", {}).get("text/html", ""))))
+    return found
+
+
+def copy_media(sources: set[str], dest: Path) -> int:
+    """Copy each played file to the site path its source resolves to; a missing one fails the build."""
+    total = 0
+    for source in sorted(sources):
+        origin = (NOTEBOOKS / source).resolve()
+        if not origin.is_relative_to(ROOT) or not origin.is_file():
+            raise SystemExit(f"a player plays {source}, which is not a file in the repository "
+                             f"({origin}); run `make data` or fix the chapter's output")
+        target = Path(os.path.normpath(dest / "notebooks" / source))
+        target.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy2(origin, target)
+        total += origin.stat().st_size
+    return total
+
+
+
+def stage(paths: list[Path]) -> int:
+    """Write the site's sources and media; returns the bytes of media copied."""
+    shutil.rmtree(BUILD, ignore_errors=True)
+    (SRC / "notebooks").mkdir(parents=True)
+    MEDIA.mkdir(parents=True)
+    names = [p.stem for p in paths]
+    (SRC / "index.md").write_text(index_page((ROOT / "README.md").read_text(encoding="utf-8"), names),
+                                  encoding="utf-8")
+    shutil.copy2(ROOT / "INSTRUCTORS.md", SRC / "INSTRUCTORS.md")
+    sources: set[str] = set()
+    for path in paths:
+        nb = site_notebook(nbformat.read(path, as_version=4))
+        sources |= media_sources(nb)
+        nbformat.write(nb, SRC / "notebooks" / path.name)
+    return copy_media(sources, MEDIA)
+
+
+def _size(folder: Path) -> int:
+    return sum(p.stat().st_size for p in folder.rglob("*") if p.is_file())
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.parse_args(argv)
+    try:
+        import myst_nb  # noqa: F401
+        import sphinx_book_theme  # noqa: F401
+    except ImportError as err:
+        print(f"The site needs the `site` extra ({err.name} is missing): `make site` installs it, "
+              "or `pip install -e '.[site]'`.", file=sys.stderr)
+        return 2
+    started = time.perf_counter()
+    paths = chapters()
+    media_bytes = stage(paths)
+    # -W: a warning fails the build; --keep-going lists them all first. -E: read every source.
+    done = subprocess.run([sys.executable, "-m", "sphinx", "-b", "html", "-W", "--keep-going", "-E", "-q",
+                           "-c", str(SITE), "-d", str(BUILD / "doctrees"), str(SRC), str(HTML)], cwd=ROOT)
+    if done.returncode:
+        print(f"site build failed (exit {done.returncode}): the warnings above name the page and line",
+              file=sys.stderr)
+        return done.returncode
+    seconds = time.perf_counter() - started
+    total = _size(HTML)
+    print(f"site: {len(paths)} chapters + overview + instructors' notes built in {seconds:.1f} s, "
+          f"{total / 1e6:.1f} MB ({(total - media_bytes) / 1e6:.1f} MB without the videos)")
+    print(f"  in {HTML.relative_to(ROOT)}/ (open index.html). The players seek only on a server that answers "
+          "Range requests:")
+    print(f"  {Path(sys.executable).relative_to(ROOT) if Path(sys.executable).is_relative_to(ROOT) else 'python'} "
+          "scripts/serve_site.py   then open http://127.0.0.1:8000/")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
