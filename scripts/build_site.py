@@ -32,8 +32,7 @@ from navigation import chapters  # noqa: E402  (the chapter order JupyterLab's l
 
 ROOT = Path(__file__).resolve().parents[1]
 SITE = ROOT / "site"
-BUILD = SITE / "_build"
-SRC, MEDIA, HTML = BUILD / "src", BUILD / "media", BUILD / "html"
+BUILD = SITE / "_build"  # git-ignored: src/ (staged sources), media/, doctrees/, html/ (the site)
 # Where the players' relative sources start from: the chapters' own folder.
 NOTEBOOKS = ROOT / "notebooks"
 
@@ -104,30 +103,43 @@ def copy_media(sources: set[str], dest: Path) -> int:
 
 
 
-def stage(paths: list[Path]) -> int:
-    """Write the site's sources and media; returns the bytes of media copied."""
-    shutil.rmtree(BUILD, ignore_errors=True)
-    (SRC / "notebooks").mkdir(parents=True)
-    MEDIA.mkdir(parents=True)
+def stage(paths: list[Path], build: Path) -> int:
+    """Write the site's sources to build/src and its media to build/media; returns the media's bytes."""
+    shutil.rmtree(build, ignore_errors=True)
+    (build / "src" / "notebooks").mkdir(parents=True)
     names = [p.stem for p in paths]
-    (SRC / "index.md").write_text(index_page((ROOT / "README.md").read_text(encoding="utf-8"), names),
-                                  encoding="utf-8")
-    shutil.copy2(ROOT / "INSTRUCTORS.md", SRC / "INSTRUCTORS.md")
+    (build / "src" / "index.md").write_text(
+        index_page((ROOT / "README.md").read_text(encoding="utf-8"), names), encoding="utf-8")
+    shutil.copy2(ROOT / "INSTRUCTORS.md", build / "src" / "INSTRUCTORS.md")
     sources: set[str] = set()
     for path in paths:
         nb = site_notebook(nbformat.read(path, as_version=4))
         sources |= media_sources(nb)
-        nbformat.write(nb, SRC / "notebooks" / path.name)
-    return copy_media(sources, MEDIA)
+        nbformat.write(nb, build / "src" / "notebooks" / path.name)
+    return copy_media(sources, build / "media")
+
+
+def sphinx(build: Path) -> int:
+    """The strict build: -W turns a warning into a failure, --keep-going lists them all first."""
+    return subprocess.run([sys.executable, "-m", "sphinx", "-b", "html", "-W", "--keep-going", "-E", "-q",
+                           "-c", str(SITE), "-d", str(build / "doctrees"),
+                           "-D", f"html_extra_path={build / 'media'}",  # the players' files, at their paths
+                           str(build / "src"), str(build / "html")], cwd=ROOT).returncode
 
 
 def _size(folder: Path) -> int:
     return sum(p.stat().st_size for p in folder.rglob("*") if p.is_file())
 
 
+def _shown(path: Path) -> str:
+    return str(path.relative_to(ROOT)) if path.is_relative_to(ROOT) else str(path)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.parse_args(argv)
+    parser.add_argument("--build-dir", type=Path, default=BUILD,
+                        help="where to stage and build; the site is its html/ (default: %(default)s)")
+    build = parser.parse_args(argv).build_dir.resolve()
     try:
         import myst_nb  # noqa: F401
         import sphinx_book_theme  # noqa: F401
@@ -137,22 +149,15 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     started = time.perf_counter()
     paths = chapters()
-    media_bytes = stage(paths)
-    # -W: a warning fails the build; --keep-going lists them all first. -E: read every source.
-    done = subprocess.run([sys.executable, "-m", "sphinx", "-b", "html", "-W", "--keep-going", "-E", "-q",
-                           "-c", str(SITE), "-d", str(BUILD / "doctrees"), str(SRC), str(HTML)], cwd=ROOT)
-    if done.returncode:
-        print(f"site build failed (exit {done.returncode}): the warnings above name the page and line",
-              file=sys.stderr)
-        return done.returncode
-    seconds = time.perf_counter() - started
-    total = _size(HTML)
+    media_bytes = stage(paths, build)
+    if code := sphinx(build):
+        print(f"site build failed (exit {code}): the warnings above name the page and line", file=sys.stderr)
+        return code
+    seconds, total = time.perf_counter() - started, _size(build / "html")
     print(f"site: {len(paths)} chapters + overview + instructors' notes built in {seconds:.1f} s, "
           f"{total / 1e6:.1f} MB ({(total - media_bytes) / 1e6:.1f} MB without the videos)")
-    print(f"  in {HTML.relative_to(ROOT)}/ (open index.html). The players seek only on a server that answers "
-          "Range requests:")
-    print(f"  {Path(sys.executable).relative_to(ROOT) if Path(sys.executable).is_relative_to(ROOT) else 'python'} "
-          "scripts/serve_site.py   then open http://127.0.0.1:8000/")
+    print(f"  in {_shown(build / 'html')}/ (index.html). Serve it with Range requests, or the players cannot seek:")
+    print(f"  {_shown(Path(sys.executable))} scripts/serve_site.py   then open http://127.0.0.1:8000/")
     return 0
 
 

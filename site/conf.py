@@ -1,5 +1,6 @@
 """Sphinx settings for the course's website. `make site` (scripts/build_site.py) stages the sources
-into site/_build/src and builds with `-c site`, so the paths below are relative to this folder."""
+into a build folder (site/_build by default) and builds with `-c site`, so the paths below are relative
+to this folder; it also passes html_extra_path, the staged videos and query clips."""
 
 import os
 
@@ -17,10 +18,12 @@ nb_ipywidgets_js = {}
 # Headings get anchors, so each chapter's "Contents" link (README.md#the-chapters) resolves.
 myst_heading_anchors = 3
 
-# The videos and query clips the players show, copied by the staging step to the paths the
-# players' relative sources ask for (../data/videos/... from notebooks/).
-html_extra_path = ["_build/media"]
 html_theme = "sphinx_book_theme"
+# A mode must be named: with none, the theme's script logs an error on every page. Light suits
+# the outputs (white-backed figures and tables).
+html_context = {"default_mode": "light"}
+# An icon of our own; without one the browser asks for /favicon.ico and logs a 404.
+html_favicon = "static/favicon.svg"
 html_theme_options = {"show_toc_level": 2, "use_download_button": True}
 
 # Launch buttons (Binder, Colab) and the repository link need the repository's public URL: one
