@@ -75,9 +75,17 @@ class RangeRequestHandler(SimpleHTTPRequestHandler):
             self._remaining -= len(chunk)
 
 
-def make_server(directory: Path, port: int = 8000, bind: str = "127.0.0.1") -> ThreadingHTTPServer:
-    """A server for ``directory`` (not yet serving: call ``serve_forever``); port 0 picks a free one."""
-    handler = functools.partial(RangeRequestHandler, directory=str(directory))
+class QuietRangeRequestHandler(RangeRequestHandler):
+    def log_message(self, format, *args):  # noqa: A002 (http.server's own signature)
+        pass
+
+
+def make_server(directory: Path, port: int = 8000, bind: str = "127.0.0.1", *,
+                quiet: bool = False) -> ThreadingHTTPServer:
+    """A server for ``directory`` (not yet serving: call ``serve_forever``); port 0 picks a free one.
+    ``quiet`` logs no request (tests)."""
+    handler = functools.partial(QuietRangeRequestHandler if quiet else RangeRequestHandler,
+                                directory=str(directory))
     return ThreadingHTTPServer((bind, port), handler)
 
 

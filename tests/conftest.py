@@ -17,6 +17,7 @@ import pytest
 #: Modules whose every test is an integration job, with the reason.
 INTEGRATION_MODULES: dict[str, str] = {
     "test_browser.py": "JupyterLab and Chromium",
+    "test_site_browser.py": "builds the website with Sphinx (the `site` extra) and drives Chromium over it",
     "test_wheelhouse.py": "builds every wheel and installs them into a new venv",
     "test_server.py": "a real Milvus server (the `make test-server` stage)",
 }

@@ -99,7 +99,7 @@ def test_every_file_a_committed_chapter_plays_exists(path):
 def server(tmp_path):
     (tmp_path / "clip.mp4").write_bytes(bytes(range(256)) * 40)  # 10240 bytes, each offset's value known
     (tmp_path / "index.html").write_text("<p>hi</p>")
-    srv = serve_site.make_server(tmp_path, port=0)
+    srv = serve_site.make_server(tmp_path, port=0, quiet=True)
     thread = threading.Thread(target=srv.serve_forever, daemon=True)
     thread.start()
     yield srv.server_address[1]
