@@ -7,7 +7,8 @@ import os
 project = "Semantic video search with Twelve Labs and Milvus"
 html_title = "Semantic video search"
 author = "the course's authors"
-extensions = ["myst_nb"]
+# githubpages writes .nojekyll: GitHub Pages would otherwise hide _static/ and _images/.
+extensions = ["myst_nb", "sphinx.ext.githubpages"]
 root_doc = "index"  # the README, staged as index.md
 
 # The committed outputs are the page: nothing runs at build time (no kernel, no key, no network).

@@ -140,3 +140,16 @@ def test_the_server_sends_whole_files_says_it_takes_ranges_and_refuses_impossibl
 def test_serving_a_site_that_was_not_built_says_how_to_build_it(tmp_path, capsys):
     assert serve_site.main(["--directory", str(tmp_path)]) == 2
     assert "make site" in capsys.readouterr().err
+
+
+def test_launch_buttons_stay_off_until_the_repository_url_is_set(monkeypatch):
+    import runpy
+
+    monkeypatch.delenv("SITE_REPOSITORY_URL", raising=False)
+    off = runpy.run_path(str(ROOT / "site" / "conf.py"))["html_theme_options"]
+    assert "launch_buttons" not in off and "repository_url" not in off
+    monkeypatch.setenv("SITE_REPOSITORY_URL", "https://github.com/someone/course/")
+    on = runpy.run_path(str(ROOT / "site" / "conf.py"))["html_theme_options"]
+    assert on["repository_url"] == "https://github.com/someone/course"
+    assert set(on["launch_buttons"]) >= {"binderhub_url", "colab_url"}
+    assert on["path_to_docs"] == "", "chapters are staged at notebooks/, the path they have in the repository"
