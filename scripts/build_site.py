@@ -38,6 +38,8 @@ NOTEBOOKS = ROOT / "notebooks"
 
 README_LINK = re.compile(r"\]\(((?:\.\./)?)README\.md(#[^)\s]*)?\)")
 CHAPTER_ROW = re.compile(r"^\| `(\d\d_[\w-]+)` \|", re.M)
+# A markdown link to a relative path (the anchor left out): a page or a file of the repository.
+LOCAL_LINK = re.compile(r"\]\((?![a-z][a-z0-9+.-]*:|#)([^)\s#]+)(?:#[^)\s]*)?\)", re.I)
 MEDIA_SRC = re.compile(r"""\bsrc=["']([^"'#?]+\.(?:mp4|webm|ogg|ogv|mov))(?:[#?][^"']*)?["']""")
 # What helpers.widgets writes in place of a widget where no kernel runs; a site has none either.
 KERNEL_ONLY = re.compile(r"run this cell in Jupyter to use it\.\s*$")
@@ -47,16 +49,31 @@ KERNEL_NOTE = ('<p class="course-kernel-note"><b>The interactive search panel ne
                "the panel appears here.</p>")
 
 
-def index_page(readme: str, names: list[str]) -> str:
-    """The README as the site's first page: its chapter table linked, the site's order declared."""
+def index_page(readme: str, names: list[str], pages: list[str] = ("INSTRUCTORS",)) -> str:
+    """The README as the site's first page: its chapter table linked, the site's order declared
+    (the chapters, then ``pages``: the other markdown pages, by name without .md)."""
     def link(match: re.Match) -> str:
         name = match.group(1)
         return f"| [`{name}`](notebooks/{name}.ipynb) |" if name in names else match.group(0)
 
     toctree = "\n".join(["", "```{toctree}", ":hidden:", ":caption: Chapters", "",
                          *(f"notebooks/{name}" for name in names), "```", "",
-                         "```{toctree}", ":hidden:", ":caption: Teaching it", "", "INSTRUCTORS", "```", ""])
+                         "```{toctree}", ":hidden:", ":caption: Beside the chapters", "", *pages, "```", ""])
     return CHAPTER_ROW.sub(link, readme).rstrip() + "\n" + toctree
+
+
+def _to_index(markdown: str) -> str:
+    return README_LINK.sub(lambda m: f"]({m.group(1)}index.md{m.group(2) or ''})", markdown)
+
+
+def linked_files(markdown: str, base: Path) -> set[Path]:
+    """The repository's files a page links to by a relative path from ``base`` (its folder)."""
+    found = set()
+    for target in LOCAL_LINK.findall(markdown):
+        path = (base / target).resolve()
+        if path.is_relative_to(ROOT) and path.is_file():
+            found.add(path)
+    return found
 
 
 def _is_kernel_only(output) -> bool:
@@ -69,7 +86,7 @@ def site_notebook(nb):
     kernel) become a note naming the command that starts one."""
     for cell in nb.cells:
         if cell.cell_type == "markdown":
-            cell.source = README_LINK.sub(lambda m: f"]({m.group(1)}index.md{m.group(2) or ''})", cell.source)
+            cell.source = _to_index(cell.source)
         elif cell.cell_type == "code":
             for output in cell.outputs:
                 if _is_kernel_only(output):
@@ -103,20 +120,38 @@ def copy_media(sources: set[str], dest: Path) -> int:
 
 
 
-def stage(paths: list[Path], build: Path) -> int:
-    """Write the site's sources to build/src and its media to build/media; returns the media's bytes."""
+def stage(paths: list[Path], build: Path) -> tuple[list[str], int]:
+    """Write the site's sources to build/src and its media to build/media; returns the pages beside
+    the chapters and the media's bytes.
+    Besides the README and the chapters: INSTRUCTORS.md, and whatever repository file a staged page
+    links to (a markdown file becomes a page, any other a download), so no link breaks."""
     shutil.rmtree(build, ignore_errors=True)
-    (build / "src" / "notebooks").mkdir(parents=True)
-    names = [p.stem for p in paths]
-    (build / "src" / "index.md").write_text(
-        index_page((ROOT / "README.md").read_text(encoding="utf-8"), names), encoding="utf-8")
-    shutil.copy2(ROOT / "INSTRUCTORS.md", build / "src" / "INSTRUCTORS.md")
-    sources: set[str] = set()
+    src = build / "src"
+    (src / "notebooks").mkdir(parents=True)
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    staged, sources = {ROOT / "README.md", *paths}, set()
+    links = linked_files(readme, ROOT) | {ROOT / "INSTRUCTORS.md"}
     for path in paths:
         nb = site_notebook(nbformat.read(path, as_version=4))
         sources |= media_sources(nb)
-        nbformat.write(nb, build / "src" / "notebooks" / path.name)
-    return copy_media(sources, build / "media")
+        links |= linked_files("\n".join(c.source for c in nb.cells if c.cell_type == "markdown"), path.parent)
+        nbformat.write(nb, src / "notebooks" / path.name)
+    pages = []
+    while links - staged:  # a staged page may link on to further files
+        path = min(links - staged)
+        staged.add(path)
+        target = src / path.relative_to(ROOT)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        if path.suffix == ".md":
+            text = path.read_text(encoding="utf-8")
+            links |= linked_files(text, path.parent)
+            target.write_text(_to_index(text), encoding="utf-8")
+            pages.append(target.relative_to(src).with_suffix("").as_posix())
+        else:
+            shutil.copy2(path, target)
+    pages.sort(key=lambda page: (page != "INSTRUCTORS", page))
+    (src / "index.md").write_text(index_page(readme, [p.stem for p in paths], pages), encoding="utf-8")
+    return pages, copy_media(sources, build / "media")
 
 
 def sphinx(build: Path) -> int:
@@ -149,12 +184,12 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     started = time.perf_counter()
     paths = chapters()
-    media_bytes = stage(paths, build)
+    pages, media_bytes = stage(paths, build)
     if code := sphinx(build):
         print(f"site build failed (exit {code}): the warnings above name the page and line", file=sys.stderr)
         return code
     seconds, total = time.perf_counter() - started, _size(build / "html")
-    print(f"site: {len(paths)} chapters + overview + instructors' notes built in {seconds:.1f} s, "
+    print(f"site: the overview, {len(paths)} chapters and {', '.join(pages)} built in {seconds:.1f} s, "
           f"{total / 1e6:.1f} MB ({(total - media_bytes) / 1e6:.1f} MB without the videos)")
     print(f"  in {_shown(build / 'html')}/ (index.html). Serve it with Range requests, or the players cannot seek:")
     print(f"  {_shown(Path(sys.executable))} scripts/serve_site.py   then open http://127.0.0.1:8000/")

@@ -16,6 +16,9 @@ nb_execution_mode = "off"
 # myst-nb would load the widget manager from a CDN; the site must work offline, and the
 # notebooks keep no widget state to render anyway (the search panel gets a note instead).
 nb_ipywidgets_js = {}
+# Every other warning fails the build (-W). This one is about style, not a broken page: a page
+# may go from its title straight to level-3 headings (a glossary's terms, say).
+suppress_warnings = ["myst.header"]
 # Headings get anchors, so each chapter's "Contents" link (README.md#the-chapters) resolves.
 myst_heading_anchors = 3
 

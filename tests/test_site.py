@@ -153,3 +153,13 @@ def test_launch_buttons_stay_off_until_the_repository_url_is_set(monkeypatch):
     assert on["repository_url"] == "https://github.com/someone/course"
     assert set(on["launch_buttons"]) >= {"binderhub_url", "colab_url"}
     assert on["path_to_docs"] == "", "chapters are staged at notebooks/, the path they have in the repository"
+
+
+def test_the_files_a_page_links_to_are_found_so_none_is_left_out_of_the_site():
+    chapter = navigation.chapters()[1]
+    markdown = ("[c](../README.md#the-chapters) [n](02_insert.ipynb) [d](../data/README.md#videos) "
+                "[gone](../NOPE.md) [w](https://example.org/a.md) [a](#overview) [m](mailto:x@y.z)")
+    assert build_site.linked_files(markdown, chapter.parent) == {
+        ROOT / "README.md", ROOT / "notebooks" / "02_insert.ipynb", ROOT / "data" / "README.md"}
+    page = build_site.index_page("# T\n", [chapter.stem], ["INSTRUCTORS", "GLOSSARY"])
+    assert page.rstrip().endswith("INSTRUCTORS\nGLOSSARY\n```")

@@ -26,6 +26,7 @@ import serve_site  # noqa: E402
 CHROMIUM = "/usr/bin/chromium"
 ARTIFACTS = ROOT / "artifacts"
 CHAPTERS = [p.stem for p in navigation.chapters()]
+# Pages the site must have; every page it has is loaded (a glossary a chapter links to, say).
 PAGES = ["index", "INSTRUCTORS", *(f"notebooks/{name}" for name in CHAPTERS)]
 # What Jupyter prints for a widget where none can render; the site must show neither.
 RAW_WIDGET = re.compile(r"\b(?:VBox|HBox|Output|Button|IntSlider|Dropdown|Combobox)\(|run this cell in Jupyter")
@@ -53,9 +54,17 @@ def site(tmp_path_factory):
     server.server_close()
 
 
+def _pages(html: Path) -> list[str]:
+    built = sorted(p.relative_to(html).with_suffix("").as_posix() for p in html.rglob("*.html")
+                   if not p.relative_to(html).parts[0].startswith("_"))
+    missing = set(PAGES) - set(built)
+    assert not missing, f"the site lacks {missing}"
+    return [p for p in built if p not in ("genindex", "search")]
+
+
 def test_every_page_is_built_offline_with_no_widget_repr(site):
     html, _ = site
-    for page in PAGES:
+    for page in _pages(html):
         text = (html / f"{page}.html").read_text(encoding="utf-8")
         outside = re.findall(r"<(?:script|link)\b[^>]*(?:src|href)=\"(?:https?:)?//[^\"]*\"", text)
         assert not outside, f"{page} loads from the network: {outside}"
@@ -105,9 +114,10 @@ def _media_problems(page) -> list[str]:
 
 def test_the_site_in_chromium(site, browser):
     started = time.perf_counter()
-    _, base = site
+    html, base = site
+    pages = _pages(html)
     players = []  # (page, index of the <video>, its start second) for fragments that seek
-    for name in PAGES:
+    for name in pages:
         page, problems = _open(browser, f"{base}/{name}.html")
         assert not problems, f"{name}: {problems}"
         assert not (broken := _media_problems(page)), f"{name}: broken images or videos: {broken}"
@@ -115,7 +125,7 @@ def test_the_site_in_chromium(site, browser):
             if (seek := re.search(r"#t=([\d.]+)", src)) and float(seek[1]) > 0:
                 players.append((name, i, float(seek[1])))
         page.close()
-    print(f"\n{len(PAGES)} pages loaded in Chromium with no error in {time.perf_counter() - started:.1f} s")
+    print(f"\n{len(pages)} pages loaded in Chromium with no error in {time.perf_counter() - started:.1f} s")
     _a_player_opens_at_its_hit(browser, base, players)
     _navigation_works(browser, base)
     _search_finds_a_chapter(browser, base)
