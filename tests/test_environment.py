@@ -38,7 +38,8 @@ def _conda_pip_requirements() -> dict[str, str]:
 
 
 def test_conda_and_pip_pin_the_same_packages():
-    pip_side = _pyproject_requirements(("dev",))
+    # environment.yml is also what Binder builds the site's launch buttons from: site included.
+    pip_side = _pyproject_requirements(("dev", "site"))
     conda_side = _conda_pip_requirements()
     assert sorted(conda_side) == sorted(pip_side), (
         "environment.yml and pyproject.toml list different packages: "
@@ -64,7 +65,7 @@ def test_every_place_that_names_the_supported_pythons_agrees():
 
 
 def test_every_runtime_dependency_is_pinned_exactly():
-    unpinned = [r for r in _pyproject_requirements(("dev", "local")).values() if "==" not in r]
+    unpinned = [r for r in _pyproject_requirements(("dev", "local", "site")).values() if "==" not in r]
     assert not unpinned, f"pin these exactly (and say why in a comment): {unpinned}"
 
 
