@@ -38,7 +38,7 @@ def _conda_pip_requirements() -> dict[str, str]:
 
 
 def test_conda_and_pip_pin_the_same_packages():
-    pip_side = _pyproject_requirements(("dev",))
+    pip_side = _pyproject_requirements(("dev", "app"))
     conda_side = _conda_pip_requirements()
     assert sorted(conda_side) == sorted(pip_side), (
         "environment.yml and pyproject.toml list different packages: "
@@ -104,7 +104,7 @@ def test_what_the_package_imports_it_declares():
 
     owners = packages_distributions()
     base = set(_pyproject_requirements(()))
-    declared = set(_pyproject_requirements(("dev", "local")))
+    declared = set(_pyproject_requirements(("dev", "local", "app")))
     undeclared, not_base = [], []
     for path in sorted([*(ROOT / "helpers").rglob("*.py"), *(ROOT / "coursekit").rglob("*.py")]):
         for module, at_top in _third_party_imports(path).items():
