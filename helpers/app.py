@@ -100,8 +100,10 @@ def link(hit: Hit) -> str:
     return f"{Path(hit.title).as_uri()}#t={hit.start_sec:g}" if hit.title.startswith("/") else ""
 
 
-def moment_line(hit: Hit) -> str:
-    return f"{hit.video_id}  {hit.start_sec:g}–{hit.end_sec:g} s  score {hit.score:.3f}  {link(hit)}".rstrip()
+def moment_line(hit: Hit, with_link: bool = True) -> str:
+    """One moment per line: video, start–end, score, and the link that opens it there."""
+    line = f"{hit.video_id}  {hit.start_sec:g}–{hit.end_sec:g} s  score {hit.score:.3f}"
+    return f"{line}  {link(hit)}" if with_link and link(hit) else line
 
 
 def library(milvus, collection: str = COLLECTION) -> dict[str, Video]:
