@@ -24,6 +24,7 @@ from . import store
 from .client import make_client
 from .embed import embed_image, embed_text
 from .errors import ConfigError, CourseError, RecordingNotFound, VideoError
+from .ingest import COLUMNS as INGEST_COLUMNS
 from .ingest import VIDEO_SUFFIXES, ingest
 from .media import Video, check_video
 from .segments import Hit
@@ -70,7 +71,7 @@ def index_folder(client, milvus, folder: str | Path, collection: str = COLLECTIO
     happened (``embedded``, ``cached``, ``failed``, ``left out``) and what to do. Safe to repeat:
     rows are replaced by id, unchanged videos come from the cache."""
     checked, videos = check_folder(folder)
-    done = ingest(client, milvus, collection, videos) if videos else pd.DataFrame(columns=["video"])
+    done = ingest(client, milvus, collection, videos) if videos else pd.DataFrame(columns=INGEST_COLUMNS)
     table = checked.merge(done, on="video", how="left")
     table["outcome"] = table["outcome"].fillna("left out")
     table["segments"] = table["segments"].fillna(0).astype(int)
@@ -119,6 +120,10 @@ def _open(settings):
     return client, store.connect(settings.store_uri("app"), settings.milvus_token)
 
 
+def _rows(milvus, collection: str) -> int:
+    return store.count(milvus, collection) if milvus.has_collection(collection) else 0
+
+
 def _index(args, settings) -> int:
     client, milvus = _open(settings)
     table = index_folder(client, milvus, args.folder, args.collection)
@@ -128,7 +133,7 @@ def _index(args, settings) -> int:
         print(table.to_string(index=False))
         counts = table["outcome"].value_counts()
         print(f"\n{len(table)} files: " + ", ".join(f"{n} {k}" for k, n in counts.items())
-              + f". Collection {args.collection!r} holds {store.count(milvus, args.collection)} rows.")
+              + f". Collection {args.collection!r} holds {_rows(milvus, args.collection)} rows.")
     return OK if table["outcome"].isin(["embedded", "cached"]).all() else PARTLY
 
 
