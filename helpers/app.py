@@ -35,6 +35,8 @@ COLLECTION = "my_videos"
 #: line or input (argparse uses 2 too); 3 Milvus or the Embed API refused; 130 interrupted.
 OK, PARTLY, BAD_INPUT, SERVICE, INTERRUPTED = 0, 1, 2, 3, 130
 PAGE = ROOT / "app" / "search_page.ipynb"
+#: What the page's file route may serve: the players' videos and the thumbnails, nothing else.
+MEDIA = sorted(s.lstrip(".") for s in VIDEO_SUFFIXES | {".jpg", ".png"})
 
 
 def check_folder(folder: str | Path) -> tuple[pd.DataFrame, list[Video]]:
@@ -152,13 +154,16 @@ def _search(args, settings) -> int:
 
 
 def _page(args, settings) -> int:
-    """Serve the search page with Voila on this machine until Ctrl-C."""
+    """Serve the search page with Voila on this machine (localhost only) until Ctrl-C. Its file route
+    starts at ``/`` so that players can load your videos wherever they are; only video and picture
+    files are served."""
     voila = Path(sys.executable).parent / "voila"
     if not voila.exists():
         raise VideoError("The page needs Voila: pip install -e '.[app]' (or make install-app).")
     env = {**os.environ, "VIDEO_SEARCH_COLLECTION": args.collection}
     return subprocess.call([str(voila), str(PAGE), f"--port={args.port}", "--no-browser",
-                            f"--Voila.root_dir={ROOT}", "--VoilaConfiguration.file_allowlist=['.*\\.(mp4|jpg|png)']"],
+                            "--Voila.root_dir=/", "--Voila.ip=127.0.0.1",
+                            f"--VoilaConfiguration.file_allowlist=['.*\\.({'|'.join(MEDIA)})']"],
                            env=env)
 
 

@@ -17,6 +17,8 @@ import pytest
 #: Modules whose every test is an integration job, with the reason.
 INTEGRATION_MODULES: dict[str, str] = {
     "test_browser.py": "JupyterLab and Chromium",
+    "test_page.py": "Voila and Chromium",
+    "test_app.py": "runs the video-search command as separate processes (~25 s)",
     "test_wheelhouse.py": "builds every wheel and installs them into a new venv",
     "test_server.py": "a real Milvus server (the `make test-server` stage)",
 }
