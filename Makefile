@@ -21,7 +21,7 @@ STAMP_LOCAL := $(VENV)/.installed-local
 STAMP_DATA := $(VENV)/.installed-data
 STAMP_SITE := $(VENV)/.installed-site
 
-.PHONY: install install-local run test test-fast lab record notebooks data recall bench bench-full \
+.PHONY: install install-local install-app run test test-fast lab record notebooks data recall bench bench-full \
 	milvus-server milvus-server-stop test-server clean-stores doctor wheelhouse exercises site
 
 $(PY):
@@ -46,6 +46,8 @@ $(STAMP_LOCAL): pyproject.toml $(STAMP)
 
 install: $(STAMP)                 ## base + test dependencies (replay mode)
 install-local: $(STAMP_LOCAL)     ## also the offline stand-in (TL_MODE=local)
+install-app: install              ## also Voila, for the search page of chapter 08 (video-search page)
+	$(PY) -m pip install --quiet $(PIP_SOURCE) -e '.[dev,app]'
 
 run: install                      ## execute every notebook headless (replay unless TL_MODE is set)
 	TL_MODE=$${TL_MODE:-replay} $(PY) scripts/run_notebooks.py

@@ -95,3 +95,14 @@ def thumbnail_data_uri(video: str | os.PathLike, second: float, width: int = 160
     """The thumbnail inlined as a ``data:`` URI, for HTML that must stand on its own."""
     data = thumbnail(video, second, width, cache_dir).read_bytes()
     return "data:image/jpeg;base64," + base64.b64encode(data).decode("ascii")
+
+
+def still(video: str | os.PathLike, second: float, target: str | os.PathLike, width: int = 480) -> Path:
+    """Cut the frame at ``second`` of ``video`` into a JPEG at ``target``: a picture to search with."""
+    video, target = Path(video), Path(target)
+    if not video.is_file():
+        raise VideoError(f"No video at {video}: check the path.")
+    encoded = io.BytesIO()
+    _decode_frame(video, second, width).save(encoded, format="JPEG", quality=90)
+    atomic_write_bytes(target, encoded.getvalue())
+    return target

@@ -21,6 +21,8 @@ import pytest
 INTEGRATION_MODULES: dict[str, str] = {
     "test_browser.py": "JupyterLab and Chromium",
     "test_site_browser.py": "builds the website with Sphinx (the `site` extra) and drives Chromium over it",
+    "test_page.py": "Voila and Chromium",
+    "test_app.py": "runs the video-search command as separate processes (~25 s)",
     "test_wheelhouse.py": "builds every wheel and installs them into a new venv",
     "test_server.py": "a real Milvus server (the `make test-server` stage)",
 }
@@ -63,6 +65,8 @@ EXTRAS: dict[str, tuple[Callable[[], list[str]], str]] = {
     "site": (lambda: [name for name in ("sphinx", "myst_nb", "sphinx_book_theme")
                       if importlib.util.find_spec(name) is None],
              "needs the site builder's [site] extra: run `make site`"),
+    "app": (lambda: [name for name in ("voila",) if importlib.util.find_spec(name) is None],
+            "needs the search page's [app] extra: run `make install-app`"),
     "browser": (lambda: [] if CHROMIUM.exists() else [str(CHROMIUM)],
                 "needs Debian's Chromium: run `sudo apt-get install chromium`"),
 }

@@ -39,7 +39,7 @@ def _conda_pip_requirements() -> dict[str, str]:
 
 def test_conda_and_pip_pin_the_same_packages():
     # environment.yml is also what Binder builds the site's launch buttons from: site included.
-    pip_side = _pyproject_requirements(("dev", "site"))
+    pip_side = _pyproject_requirements(("dev", "site", "app"))
     conda_side = _conda_pip_requirements()
     assert sorted(conda_side) == sorted(pip_side), (
         "environment.yml and pyproject.toml list different packages: "
@@ -113,7 +113,7 @@ def test_what_the_package_imports_it_declares():
     # distribution that provides them (cv2 is the one whose names differ).
     owners = {"cv2": ["opencv-python-headless"], **packages_distributions()}
     base = set(_pyproject_requirements(()))
-    declared = set(_pyproject_requirements(("dev", "local")))
+    declared = set(_pyproject_requirements(("dev", "local", "app")))
     undeclared, not_base = [], []
     for path in sorted([*(ROOT / "helpers").rglob("*.py"), *(ROOT / "coursekit").rglob("*.py")]):
         for module, at_top in _third_party_imports(path).items():

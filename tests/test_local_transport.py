@@ -247,7 +247,7 @@ def test_an_image_without_media_is_400(client):
 
 
 @pytest.mark.parametrize("input_type, reason", [
-    ("audio", "no audio model"), ("text_image", "no joint text-and-image model"),
+    ("audio", "no audio model"), ("multi_input", "no model that combines several inputs"),
 ])
 def test_what_the_stand_in_cannot_compute_is_an_honest_400(client, input_type, reason):
     with pytest.raises(BadRequestError) as info:
