@@ -25,7 +25,7 @@ from coursekit import lite
 from helpers.capabilities import (FEATURES, IndexChoice, ServerInfo, describe_version,  # noqa: F401
                                  recommended_index, require_feature, server_info)
 from helpers.errors import StoreError
-from helpers.segments import Hit, Segment
+from helpers.segments import Hit, Segment, describe_short, too_short
 
 logger = logging.getLogger(__name__)
 
@@ -253,12 +253,17 @@ def upsert_segments(client: MilvusClient, name: str, segments: Iterable[Segment]
                     texts: Mapping[str, str] | None = None, batch_size: int = DEFAULT_BATCH_SIZE) -> int:
     """Write ``segments`` (made unit length) as each video's complete set of rows; the number written.
 
-    A video's old rows that are not among the new (another clip length, a re-encoded file) are
+    Segments shorter than ``segments.MIN_SEGMENT_SEC`` are left out, with a log line (so the number
+    written can be smaller than the number given). A video's old rows that are not among the new (another clip length, a re-encoded file) are
     deleted *after* the new rows are written, so a failure part-way never leaves it without rows.
     All checks run before the first write. ``texts``: video id -> words, for a text collection."""
     if batch_size <= 0:
         raise StoreError(f"batch_size must be positive, not {batch_size}.")
     segments = list(segments)
+    short = too_short(segments)
+    if short:
+        logger.warning("Writing to %r: %s", name, describe_short(short))
+        segments = [s for s in segments if s not in short]
     if not segments:
         return 0
     with milvus_errors(f"write to collection {name!r}"):
