@@ -6,10 +6,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Iterable
 
-#: Segments shorter than this are kept out of the store. A video's last segment can be a few
-#: frames long (v2 says only that it "may be shorter"; v1 documents dropping one under 2 s), and a
-#: few frames cannot stand for a moment, yet their vector competes with whole clips: it can come
-#: first in a search or stand alone as an outlier. Half the shortest clip Marengo cuts (2 s).
+#: Segments shorter than this stay out of the store: a few frames cannot stand for a moment, yet
+#: their vector competes with whole clips (v2 says only that a last segment "may be shorter").
 MIN_SEGMENT_SEC = 1.0
 
 
@@ -31,22 +29,17 @@ class Segment:
     def dimension(self) -> int:
         return len(self.vector)
 
-    @property
-    def duration_sec(self) -> float:
-        return float(self.end_sec) - float(self.start_sec)
-
 
 def too_short(segments: Iterable[Segment]) -> list[Segment]:
     """The segments shorter than ``MIN_SEGMENT_SEC``, which the store leaves out."""
-    return [s for s in segments if s.duration_sec < MIN_SEGMENT_SEC - 1e-6]
+    return [s for s in segments if float(s.end_sec) - float(s.start_sec) < MIN_SEGMENT_SEC - 1e-6]
 
 
 def describe_short(short: Iterable[Segment]) -> str:
     """Left-out segments in words, for a log line or a table ("" when there are none)."""
     spans = [f"{s.video_id} {float(s.start_sec):g}-{float(s.end_sec):g} s" for s in short]
-    shown = ", ".join(spans[:3]) + (f" and {len(spans) - 3} more" if len(spans) > 3 else "")
-    return (f"left out {len(spans)} segment{'s' if len(spans) != 1 else ''} shorter than "
-            f"{MIN_SEGMENT_SEC:g} s ({shown})") if spans else ""
+    return (f"left out {len(spans)} segment{'s' if len(spans) > 1 else ''} shorter than {MIN_SEGMENT_SEC:g} s "
+            f"({', '.join(spans[:3])}{' ...' if len(spans) > 3 else ''})") if spans else ""
 
 
 @dataclass(frozen=True)
