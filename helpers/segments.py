@@ -24,6 +24,8 @@ class Segment:
     option: str
     vector: tuple[float, ...] = field(repr=False)
     title: str = ""
+    #: what the id holds: the sha256 of the video file ("" when unknown, e.g. made by hand)
+    content: str = field(default="", repr=False)
 
     @property
     def dimension(self) -> int:
@@ -40,6 +42,15 @@ def describe_short(short: Iterable[Segment]) -> str:
     spans = [f"{s.video_id} {float(s.start_sec):g}-{float(s.end_sec):g} s" for s in short]
     return (f"left out {len(spans)} segment{'s' if len(spans) > 1 else ''} shorter than {MIN_SEGMENT_SEC:g} s "
             f"({', '.join(spans[:3])}{' ...' if len(spans) > 3 else ''})") if spans else ""
+
+
+def video_id_problem(video_id: object) -> str | None:
+    """Why ``video_id`` cannot name a video's rows, or ``None``: an empty id would be filled in
+    (a file's name) or shared, and then one video's rows would silently replace another's."""
+    if not isinstance(video_id, str) or not video_id.strip():
+        return (f"The video id {video_id!r} is empty: each video needs an id of its own, or its rows "
+                "would replace another video's. Give it one (video_id='…', or the catalog's 'id').")
+    return None
 
 
 @dataclass(frozen=True)
