@@ -27,6 +27,8 @@ MAX_ASPECT = 2.4
 MIN_CLIP, MAX_CLIP = 2, 10
 DEFAULT_CLIP = 6
 MIN_DYNAMIC, MAX_DYNAMIC = 2, 5
+#: A fixed-length video's last segment shorter than this is dropped (see standin/video.py).
+MIN_FINAL_SEGMENT = 2.0
 DEFAULT_DYNAMIC = 4  # the API's default when segmentation is left out (Marengo 3.0)
 
 # Images (POST /embed-v2 with input_type "image").

@@ -24,7 +24,7 @@ from .client import course_of
 from .embed import check_inputs, embed_video_result
 from .errors import Cancelled, CourseError, EmbeddingError, StoreError, VideoError
 from .media import Video
-from .segments import video_id_problem
+from .segments import describe_short, too_short, video_id_problem
 
 log = logging.getLogger(__name__)
 
@@ -118,8 +118,8 @@ def ingest(client: TwelveLabs, milvus, collection: str, videos: Iterable | str |
     """Embed ``videos`` (a folder, paths, or catalog ``Video``s) and upsert them into ``collection``;
     one row per video: ``video``, ``outcome`` (embedded / cached / failed), ``segments`` written,
     ``reason`` for a failure (a video id that already holds other footage is one, unless
-    ``replace=True``). Raises ``StoreError`` if Milvus refuses a write (what was embedded is
-    cached: fix Milvus and run again)."""
+    ``replace=True``), or which segments were too short to store (``MIN_SEGMENT_SEC``). Raises
+    ``StoreError`` if Milvus refuses a write (what was embedded is cached: fix Milvus and run again)."""
     if not isinstance(concurrency, int) or concurrency < 1:
         raise ValueError(f"concurrency must be a whole number of at least 1, not {concurrency!r}")
     check_inputs(clip_length)  # once, before anything: every video would fail the same way
@@ -147,7 +147,7 @@ def ingest(client: TwelveLabs, milvus, collection: str, videos: Iterable | str |
             log.error("Ingest: %s failed: %s", item.video_id, err, exc_info=not isinstance(err, CourseError))
             return {"video": item.video_id, "outcome": "failed", "segments": 0, "reason": str(err)}
         return {"video": item.video_id, "outcome": "cached" if result.cached else "embedded",
-                "segments": written, "reason": ""}
+                "segments": written, "reason": describe_short(too_short(result.segments))}
 
     rows: dict[str, dict] = {}
     pool = ThreadPoolExecutor(max_workers=min(concurrency, max(1, len(items))), thread_name_prefix="ingest")

@@ -4,6 +4,11 @@ on its way into Milvus) and a ``Hit`` (a stretch of video that came back from a 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Iterable
+
+#: Segments shorter than this stay out of the store: a few frames cannot stand for a moment, yet
+#: their vector competes with whole clips (v2 says only that a last segment "may be shorter").
+MIN_SEGMENT_SEC = 1.0
 
 
 @dataclass(frozen=True)
@@ -25,6 +30,18 @@ class Segment:
     @property
     def dimension(self) -> int:
         return len(self.vector)
+
+
+def too_short(segments: Iterable[Segment]) -> list[Segment]:
+    """The segments shorter than ``MIN_SEGMENT_SEC``, which the store leaves out."""
+    return [s for s in segments if float(s.end_sec) - float(s.start_sec) < MIN_SEGMENT_SEC - 1e-6]
+
+
+def describe_short(short: Iterable[Segment]) -> str:
+    """Left-out segments in words, for a log line or a table ("" when there are none)."""
+    spans = [f"{s.video_id} {float(s.start_sec):g}-{float(s.end_sec):g} s" for s in short]
+    return (f"left out {len(spans)} segment{'s' if len(spans) > 1 else ''} shorter than {MIN_SEGMENT_SEC:g} s "
+            f"({', '.join(spans[:3])}{' ...' if len(spans) > 3 else ''})") if spans else ""
 
 
 def video_id_problem(video_id: object) -> str | None:

@@ -25,7 +25,7 @@ from coursekit import lite
 from helpers.capabilities import (FEATURES, IndexChoice, ServerInfo, describe_version,  # noqa: F401
                                  recommended_index, require_feature, server_info)
 from helpers.errors import StoreError
-from helpers.segments import Hit, Segment, video_id_problem
+from helpers.segments import Hit, Segment, describe_short, too_short, video_id_problem
 
 logger = logging.getLogger(__name__)
 
@@ -267,14 +267,19 @@ def upsert_segments(client: MilvusClient, name: str, segments: Iterable[Segment]
                     replace: bool = False) -> int:
     """Write ``segments`` (made unit length) as each video's complete set of rows; the number written.
 
-    The same footage again (another clip length, say) overwrites its own rows; an id that holds
-    *other* footage (``Segment.content``) is refused unless ``replace=True``. A video's old rows
-    that are not among the new are deleted *after* the new rows are written, so a failure part-way
-    never leaves it without rows. All checks run before the first write. ``texts``: video id ->
-    words, for a text collection."""
+    Segments shorter than ``segments.MIN_SEGMENT_SEC`` are left out, with a log line (so the number
+    written can be smaller than the number given). The same footage again (another clip length,
+    say) overwrites its own rows; an id that holds *other* footage (``Segment.content``) is refused
+    unless ``replace=True``. A video's old rows that are not among the new are deleted *after* the
+    new rows are written, so a failure part-way never leaves it without rows. All checks run before
+    the first write. ``texts``: video id -> words, for a text collection."""
     if batch_size <= 0:
         raise StoreError(f"batch_size must be positive, not {batch_size}.")
     segments = list(segments)
+    short = too_short(segments)
+    if short:
+        logger.warning("Writing to %r: %s", name, describe_short(short))
+        segments = [s for s in segments if s not in short]
     if not segments:
         return 0
     with milvus_errors(f"write to collection {name!r}"):

@@ -36,6 +36,10 @@ INTEGRATION: dict[str, dict[str, str]] = {
     "test_ingest.py": {
         "test_a_batch_killed_mid_way_then_run_again_has_every_row_once": "SIGKILLs a batch and reruns it",
     },
+    "test_other_answers.py": {
+        "test_every_chapter_runs_against_other_answers":
+            "replays every chapter in a kernel, once per variant of rewritten vectors (a few minutes)",
+    },
     "test_recall.py": {
         "test_replayed_text_queries_find_their_annotated_segments":
             "runs scripts/evaluate_recall.py end to end: a Lite store, every catalog query replayed",

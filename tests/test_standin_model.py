@@ -59,8 +59,17 @@ def test_class_names_are_imagenet_in_output_order():
 
 def test_fixed_segments_follow_the_api_example():
     assert standin_video.segments(0, 12, 5) == [(0, 5), (5, 10), (10, 12)]
-    assert standin_video.segments(0, 5, 2) == [(0, 2), (2, 4), (4, 5)]
-    assert standin_video.segments(1.5, 7, 2) == [(1.5, 3.5), (3.5, 5.5), (5.5, 7)]
+    assert standin_video.segments(0, 6, 4) == [(0, 4), (4, 6)]  # a last segment of 2 s is kept
+
+
+def test_a_final_segment_under_two_seconds_is_dropped_as_the_api_documents():
+    # v1 VideoEmbeddingMetadata: "For a 31-second video divided into 6-second segments, the final
+    # 1-second segment will be truncated."
+    assert standin_video.segments(0, 31, 6)[-1] == (24, 30)
+    assert standin_video.segments(0, 5, 2) == [(0, 2), (2, 4)]
+    assert standin_video.segments(0, 8.008, 2)[-1] == (6, 8)  # carphone: no 8-millisecond segment
+    assert standin_video.segments(0, 1.5, 2) == [(0, 1.5)]  # the only segment stays
+    assert standin_video.segments(1.5, 7.5, 2) == [(1.5, 3.5), (3.5, 5.5), (5.5, 7.5)]
     assert standin_video.segments(0, 6, 6) == [(0, 6)]
     assert standin_video.segments(3, 3, 2) == []
 
