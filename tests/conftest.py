@@ -110,8 +110,11 @@ def course_log(tmp_path):
 
 @pytest.fixture(autouse=True)
 def _each_test_is_a_new_process(monkeypatch):
-    """No test inherits the ids an earlier one created: the fake APIs give the same ids every
-    time, and ``create_once`` never adopts an id its process already knows."""
+    """No test inherits the ids an earlier one created (the fake APIs give the same ids every
+    time, and ``create_once`` never adopts an id its process already knows)."""
+    from coursekit import redact
     from helpers import retry
 
     monkeypatch.setattr(retry, "_KNOWN", set())
+    # Nor the secrets an earlier test registered: each test shows its own redaction at work.
+    monkeypatch.setattr(redact, "_SECRETS", set())
