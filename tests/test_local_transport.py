@@ -302,12 +302,21 @@ def test_empty_upload_says_what_happened():
     assert r.status_code == 400 and "no file content" in r.json()["message"]
 
 
-def test_missing_local_extra_is_a_config_error(monkeypatch):
+def test_missing_local_extra_is_a_config_error(monkeypatch, tmp_path):
+    # A base install, on the learner's path: TL_MODE=local, make_client, then the first helper
+    # that needs the stand-in's model. The client itself builds: the stand-in's API needs no extra.
     from coursekit.standin import model
+    from helpers.client import make_client
+    from helpers.embed import embed_text
+    from helpers.settings import load_settings
 
-    monkeypatch.setattr(model, "missing_packages", lambda: ["torch"])
-    with pytest.raises(ConfigError, match=r"\[local\] extra"):
-        model.load_model()
+    monkeypatch.setattr(model, "missing_packages", lambda: ["torch", "sentence-transformers"])
+    monkeypatch.setattr(model, "_MODEL", None)
+    client = make_client(load_settings({"TL_MODE": "local", "COURSE_CACHE_DIR": str(tmp_path)}, root=tmp_path))
+    with pytest.raises(ConfigError) as caught:
+        embed_text(client, "a dog")
+    assert str(caught.value).startswith("The local stand-in needs the [local] extra, and these packages "
+                                        "are missing: torch, sentence-transformers. Install them")
 
 
 # ---------------------------------------------------------------- with the model
