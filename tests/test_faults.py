@@ -174,7 +174,7 @@ def test_a_lost_connection_mid_poll_keeps_polling_the_same_task(tmp_path):
     assert len(created) == 1
 
 
-def test_a_run_cut_off_while_polling_resumes_the_same_task_next_time(tmp_path):
+def test_a_run_cut_off_while_polling_resumes_the_same_task_next_time(tmp_path, course_log):
     api = FakeEmbedAPI(task_polls=1)
     first = rig(tmp_path, {"GET /embed-v2/tasks/{id}": forever(connection_reset())}, api=api)
     with pytest.raises(ApiCallError, match="after 6 attempts"):
@@ -185,6 +185,16 @@ def test_a_run_cut_off_while_polling_resumes_the_same_task_next_time(tmp_path):
     assert segments and len(api._tasks) == 1
     assert second.faults.count("POST /assets") == 0 and second.faults.count("POST /embed-v2/tasks") == 0
     assert second.faults.count("GET /embed-v2/tasks/{id}") >= 1
+    (task_id,) = api._tasks
+    assert f"Resuming embedding task {task_id} for bikes.mp4 (from an interrupted run)" in course_log.read_text()
+
+
+def test_a_garbled_answer_is_retried_and_logged(tmp_path, course_log):
+    r = rig(tmp_path, {"GET /embed-v2/tasks/{id}": [malformed_json()]})
+    assert embed_video(r.client, VIDEO, clip_length=6)
+    assert r.faults.count("GET /embed-v2/tasks/{id}") == 2
+    assert "attempt 1 of 6 failed (200: the answer was not valid JSON (cut off or garbled on the way))" in (
+        course_log.read_text())
 
 
 def test_a_task_the_server_forgot_is_created_again(tmp_path):
@@ -200,6 +210,7 @@ def test_a_task_the_server_forgot_is_created_again(tmp_path):
 def test_a_failed_task_is_not_resumed(tmp_path):
     api = FakeEmbedAPI()
     first = rig(tmp_path, {"GET /embed-v2/tasks/{id}": [task_failed("bad frames")]}, api=api)
-    with pytest.raises(EmbeddingError, match="bad frames"):
+    with pytest.raises(EmbeddingError, match="The embedding task for bikes.mp4 failed: bad frames") as caught:
         embed_video(first.client, VIDEO, clip_length=6)
+    assert "status failed). Check the file and the options" in str(caught.value)
     assert not list((tmp_path / "cache" / "embeddings" / "tasks").glob("*.json"))
