@@ -636,7 +636,8 @@ def test_feature_hybrid_search(client, name):
         hybrid.native_hybrid_search(old, name, [segments[0].vector])
     assert "hybrid_search" not in old.calls
     if not store.server_info(client).features["hybrid_search"]:
-        return
+        pytest.skip(f"Milvus {store.server_info(client).reported} has no hybrid_search: the search itself is "
+                    "checked against a server that has it (make test-server)")
     _text_collection_or_skip(client, name, segments)
     for ranker in ("rrf", "weighted"):
         hits = hybrid.native_hybrid_search(client, name, [segments[0].vector, segments[6].vector],
