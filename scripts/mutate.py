@@ -44,6 +44,22 @@ TESTS = ("test_retry.py", "test_faults.py", "test_billed_calls.py", "test_pollin
          "test_ingest.py", "test_store.py", "test_store_rows.py", "test_secrets.py", "test_client_course.py",
          "test_transports.py", "test_answers.py", "test_vectors_note.py", "test_recordings.py",
          "test_local_transport.py", "test_doctor.py")
+#: Per module, the tests that keep its promises: run first, so that most mutants die in seconds;
+#: only a mutant they miss meets the rest of the tests that run its line.
+FIRST = {
+    "coursekit/redact.py": ("test_secrets.py", "test_transports.py"),
+    "helpers/retry.py": ("test_retry.py", "test_billed_calls.py", "test_faults.py", "test_polling.py",
+                         "test_wait_until_ready.py", "test_interrupt.py"),
+    "helpers/client.py": ("test_client_course.py", "test_transports.py", "test_secrets.py", "test_vectors_note.py"),
+    "helpers/embed.py": ("test_embed.py", "test_billed_calls.py", "test_faults.py"),
+    "helpers/cache.py": ("test_cache.py", "test_cache_failures.py"),
+    "helpers/ingest.py": ("test_ingest.py", "test_interrupt.py"),
+    "helpers/store.py": ("test_store.py", "test_store_rows.py"),
+}
+#: Imported once by the runner, then shared by every mutant's forked test run (the course's own
+#: packages are never imported there: each fork imports the mutated copy).
+PRELOAD = ("pytest", "numpy", "httpx", "pydantic", "tenacity", "twelvelabs", "av", "tqdm.auto", "dotenv",
+           "pandas")
 TIMEOUT = 240
 _SWAP = {ast.Eq: ast.NotEq, ast.NotEq: ast.Eq, ast.Lt: ast.GtE, ast.GtE: ast.Lt, ast.Gt: ast.LtE,
          ast.LtE: ast.Gt, ast.In: ast.NotIn, ast.NotIn: ast.In, ast.Is: ast.IsNot, ast.IsNot: ast.Is}
@@ -204,24 +220,61 @@ def _node_id(context: str) -> str:
     return f"tests/{module.rpartition('.')[2]}.py::{function}"
 
 
+def _pytest_in_a_fork(scratch: Path, tests: list[str]) -> tuple[int | None, str]:
+    """Run pytest on ``tests`` in a forked child (heavy libraries already imported, the course's
+    packages not): its exit status (``None``: killed at the time limit) and its output."""
+    output = scratch / ".mutant-output"
+    sys.stdout.flush()
+    sys.stderr.flush()
+    pid = os.fork()
+    if pid == 0:  # the child: never returns
+        try:
+            fd = os.open(output, os.O_WRONLY | os.O_CREAT | os.O_TRUNC)
+            os.dup2(fd, 1)
+            os.dup2(fd, 2)
+            os.chdir(scratch)
+            sys.path.insert(0, str(scratch))
+            import pytest
+
+            code = pytest.main([*tests, "-x", "-q", "-p", "no:cacheprovider", "-m", "not integration",
+                                "--no-header", "-rf"])
+            sys.stdout.flush()
+            os._exit(int(code))
+        except BaseException:  # noqa: BLE001 (a child must never fall back into the parent's loop)
+            os._exit(99)
+    deadline = time.monotonic() + TIMEOUT
+    while True:
+        done, status = os.waitpid(pid, os.WNOHANG)
+        if done:
+            return os.waitstatus_to_exitcode(status), output.read_text(errors="replace")
+        if time.monotonic() > deadline:
+            os.kill(pid, 9)
+            os.waitpid(pid, 0)
+            return None, output.read_text(errors="replace")
+        time.sleep(0.2)
+
+
 def run_mutant(mutant: Mutant, scratch: Path, tests: list[str]) -> None:
     target = scratch / mutant.module
     original = target.read_text(encoding="utf-8")
     assert mutant.before in original, f"{mutant.module} changed since the mutants were made"
     target.write_text(mutant.apply(original), encoding="utf-8")
+    first = tuple(f"tests/{name}::" for name in FIRST.get(mutant.module, ()))
+    stages = [[t for t in tests if t.startswith(first)], [t for t in tests if not t.startswith(first)]]
     started = time.monotonic()
     try:
-        out = subprocess.run([sys.executable, "-m", "pytest", *sorted(tests), "-x", "-q", "-p", "no:cacheprovider",
-                              "-m", "not integration", "--no-header", "-rf"],
-                             cwd=scratch, env=_env(scratch), capture_output=True, text=True, timeout=TIMEOUT)
-        if out.returncode == 0:
-            mutant.outcome = "survived"
-        else:
-            mutant.outcome = "killed"
-            failed = [l for l in out.stdout.splitlines() if l.startswith(("FAILED", "ERROR"))]
-            mutant.killed_by = failed[0].split(" - ")[0] if failed else out.stdout.strip().splitlines()[-1][:200]
-    except subprocess.TimeoutExpired:
-        mutant.outcome, mutant.killed_by = "killed", f"timed out after {TIMEOUT} s (a test hung)"
+        mutant.outcome = "survived"
+        for stage in (s for s in stages if s):
+            code, out = _pytest_in_a_fork(scratch, stage)
+            if code is None:
+                mutant.outcome, mutant.killed_by = "killed", f"timed out after {TIMEOUT} s (a test hung)"
+                break
+            if code != 0:
+                failed = [l for l in out.splitlines() if l.startswith(("FAILED", "ERROR"))]
+                mutant.outcome = "killed"
+                mutant.killed_by = (failed[0].split(" - ")[0] if failed else
+                                    (out.strip().splitlines() or [f"exit {code}"])[-1][:200])
+                break
     finally:
         mutant.seconds = round(time.monotonic() - started, 1)
         target.write_text(original, encoding="utf-8")
@@ -232,6 +285,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("modules", nargs="*", default=list(MODULES))
     parser.add_argument("--list", action="store_true", help="print the mutants and stop")
     parser.add_argument("--report", default=str(ROOT / "artifacts" / "mutate.json"))
+    parser.add_argument("--reuse-map", action="store_true",
+                        help="reuse the line-to-tests map the last run saved beside the report (same commit)")
     args = parser.parse_args(argv)
     every = [m for module in args.modules for m in mutants(module)]
     if args.list:
@@ -239,11 +294,26 @@ def main(argv: list[str] | None = None) -> int:
             print(f"{m.module}:{m.line}: {m.kind}")
         print(f"{len(every)} mutants")
         return 0
+    for name, value in _env(Path(".")).items():
+        if name != "PYTHONPATH":
+            os.environ[name] = value
+    os.environ.pop("TWELVE_LABS_API_KEY", None)
+    os.environ.pop("MILVUS_URI", None)
+    for module in PRELOAD:
+        __import__(module)
     scratch = _scratch()
     # The mutants are made from the committed text, the one the scratch copy holds.
     every = [m for module in args.modules for m in mutants(module, scratch)]
     try:
-        lines = coverage_map(scratch, args.modules)
+        saved = Path(args.report).with_suffix(".lines.json")
+        if args.reuse_map and saved.exists():
+            lines = {m: {int(n): set(t) for n, t in by_line.items()}
+                     for m, by_line in json.loads(saved.read_text()).items()}
+        else:
+            lines = coverage_map(scratch, list(MODULES))
+            saved.parent.mkdir(parents=True, exist_ok=True)
+            saved.write_text(json.dumps({m: {n: sorted(t) for n, t in by_line.items()}
+                                         for m, by_line in lines.items()}))
         for i, m in enumerate(every, 1):
             tests = set().union(*[lines[m.module].get(n, set())
                                   for n in range(m.line, m.line + m.before.count("\n"))] or [set()])
