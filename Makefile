@@ -12,7 +12,7 @@ STAMP_LOCAL := $(VENV)/.installed-local
 STAMP_DATA := $(VENV)/.installed-data
 
 .PHONY: install install-local run test test-fast lab record notebooks data recall bench bench-full \
-	milvus-server milvus-server-stop test-server clean-stores doctor wheelhouse exercises
+	milvus-server milvus-server-stop test-server clean-stores doctor wheelhouse exercises mutate
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -109,6 +109,11 @@ test-server: install              ## store tests + notebooks 02-03 against a rea
 	    $(PY) -m pytest tests/test_store.py tests/test_server.py notebooks/02_insert.ipynb \
 	        notebooks/03_search.ipynb --nbval --nbval-current-env \
 	        --nbval-sanitize-with tests/nbval_sanitize.cfg -q -rs'
+
+# Breaks helpers/retry, client, embed, cache, ingest, store and coursekit/redact one statement at a
+# time, runs the unit tests that reach it, and lists what no test notices (artifacts/mutate.json).
+mutate: install                   ## mutation testing of the promise-keeping modules (scripts/mutate.py; slow)
+	$(PY) scripts/mutate.py
 
 clean-stores:                     ## delete every notebook's Milvus Lite store
 	rm -rf .stores

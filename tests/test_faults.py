@@ -166,7 +166,7 @@ def test_a_lost_connection_mid_poll_keeps_polling_the_same_task(tmp_path):
     r = rig(tmp_path, {"GET /embed-v2/tasks/{id}": [PASS, connection_reset(), read_timeout()]}, task_polls=3)
     embed_video(r.client, VIDEO, clip_length=6)
     polls = [i for i in r.faults.log if i.endpoint == "GET /embed-v2/tasks/{id}"]
-    assert r.faults.count("POST /embed-v2/tasks") == 1 and len(r.api._tasks) == 1
+    assert r.faults.count("POST /embed-v2/tasks") == 1 and len(r.api._tasks) == 1 and len(r.api.assets) == 1
     # The lost answers still reached the server (each used up one 'processing'), so the
     # fourth poll of the same task finds it ready.
     assert [p.outcome for p in polls] == ["200", "ReadError", "ReadTimeout", "200"]
@@ -182,7 +182,7 @@ def test_a_run_cut_off_while_polling_resumes_the_same_task_next_time(tmp_path, c
     assert len(api._tasks) == 1
     second = rig(tmp_path, api=api)  # the network is back; same cache, same server
     segments = embed_video(second.client, VIDEO, clip_length=6)
-    assert segments and len(api._tasks) == 1
+    assert segments and len(api._tasks) == 1 and len(api.assets) == 1
     assert second.faults.count("POST /assets") == 0 and second.faults.count("POST /embed-v2/tasks") == 0
     assert second.faults.count("GET /embed-v2/tasks/{id}") >= 1
     (task_id,) = api._tasks

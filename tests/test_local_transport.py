@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import math
 import socket
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 import httpx
@@ -144,6 +145,19 @@ def test_upload_then_retrieve_is_ready_with_size_and_duration(client, videos, no
     assert ready.status == "ready" and ready.id == created.id
     assert ready.size == videos["ok"].stat().st_size and ready.duration == pytest.approx(5.0)
     assert ready.created_at.isoformat() == "2025-01-01T00:00:00+00:00"
+
+
+def test_a_clock_dates_what_is_created_and_without_one_the_dates_are_fixed(videos, no_network):
+    # The fixed dates keep recordings (TL_MODE=record TL_RECORD_FROM=local) the same every run;
+    # a clock (the tests' fake one) lets a lost answer's adoption window be exercised.
+    when = datetime(2031, 3, 1, 12, 0, tzinfo=timezone(timedelta(hours=2)))
+    for transport, expected in ((LocalTransport(), "2025-01-01T00:00:00+00:00"),
+                                (LocalTransport(clock=lambda: when), "2031-03-01T10:00:00+00:00")):
+        local.reset()
+        sdk = TwelveLabs(api_key="a", httpx_client=httpx.Client(transport=transport))
+        with open(videos["ok"], "rb") as fh:
+            created = sdk.assets.create(method="direct", file=fh)
+        assert sdk.assets.retrieve(created.id).created_at.isoformat() == expected
 
 
 def test_every_upload_is_a_new_asset_and_a_second_transport_finds_both(videos):
