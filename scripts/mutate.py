@@ -27,6 +27,7 @@ import argparse
 import ast
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -270,7 +271,7 @@ def run_mutant(mutant: Mutant, scratch: Path, tests: list[str]) -> None:
                 mutant.outcome, mutant.killed_by = "killed", f"timed out after {TIMEOUT} s (a test hung)"
                 break
             if code != 0:
-                failed = [l for l in out.splitlines() if l.startswith(("FAILED", "ERROR"))]
+                failed = [l for l in out.splitlines() if re.match(r"(FAILED|ERROR) tests/", l)]
                 mutant.outcome = "killed"
                 mutant.killed_by = (failed[0].split(" - ")[0] if failed else
                                     (out.strip().splitlines() or [f"exit {code}"])[-1][:200])
