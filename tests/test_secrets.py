@@ -179,3 +179,11 @@ def test_no_key_in_notebook_outputs_recordings_or_logs(tmp_path, log_file):
     assert outputs and recordings and log_file.stat().st_size > 0
     hits = _scan(outputs + recordings + repo_logs + [log_file])
     assert not hits, f"key-like strings found: {hits}"
+
+
+def test_a_secret_inside_a_longer_one_leaves_no_piece_of_the_longer():
+    # Longest first: replacing the short one first would leave the long one's tail in the clear.
+    long_key = "sk-live-" + "0uterK3y" + "Ta1lPart99"
+    logs.add_secret(long_key[:16])
+    logs.add_secret(long_key)
+    assert logs.redact(f"key={long_key};") == f"key={logs.REDACTED};"
