@@ -22,7 +22,7 @@ STAMP_DATA := $(VENV)/.installed-data
 STAMP_SITE := $(VENV)/.installed-site
 
 .PHONY: install install-local install-app run test test-fast lab record notebooks data recall bench bench-full \
-	milvus-server milvus-server-stop test-server clean-stores doctor wheelhouse exercises site
+	milvus-server milvus-server-stop test-server clean-stores doctor wheelhouse exercises site mutate
 
 $(PY):
 	@if [ -z "$(PYTHON)" ]; then \
@@ -136,6 +136,11 @@ test-server: install              ## store tests + notebooks 02-03 against a rea
 	    $(PY) -m pytest tests/test_store.py tests/test_server.py notebooks/02_insert.ipynb \
 	        notebooks/03_search.ipynb --nbval --nbval-current-env \
 	        --nbval-sanitize-with tests/nbval_sanitize.cfg -q -rs'
+
+# Breaks helpers/retry, client, embed, cache, ingest, store and coursekit/redact one statement at a
+# time, runs the unit tests that reach it, and lists what no test notices (artifacts/mutate.json).
+mutate: install                   ## mutation testing of the promise-keeping modules (scripts/mutate.py; slow)
+	$(PY) scripts/mutate.py
 
 clean-stores:                     ## delete every notebook's Milvus Lite store
 	rm -rf .stores

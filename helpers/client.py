@@ -68,14 +68,10 @@ def course_of(client: TwelveLabs) -> Course:
 
 
 def _local_transport() -> httpx.BaseTransport:
-    try:
-        from coursekit.transports.local import LocalTransport
-    except ImportError as err:  # torch and friends are an optional extra
-        from .errors import ConfigError
+    # Imported here, yet it needs only the base install: the stand-in's model loads on the first
+    # request that needs it, and that is where a missing [local] extra is reported (ConfigError).
+    from coursekit.transports.local import LocalTransport
 
-        raise ConfigError(f"TL_MODE=local needs the offline stand-in's packages, which are not installed "
-                          f"({err}). Install them with `make install-local` (or `pip install -e .[local]`, "
-                          "after `pip install torch==2.13.0`), or unset TL_MODE to use replay.") from err
     return LocalTransport()
 
 

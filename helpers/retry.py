@@ -18,8 +18,9 @@ API said to (429). When the answer is lost after sending, it first asks the API 
 adopts what the lost answer created, so a timeout never pays twice. ``poll`` waits for a task
 or an upload to end. Every wait can be cut short by the client's cancel event (Ctrl-C).
 
-Time is injectable (``RetryPolicy.sleep`` and ``clock``): tests run the whole schedule on a
-fake clock and assert the waits, without sleeping.
+Time is injectable (``RetryPolicy.sleep``, ``clock`` and ``now``): tests run the whole schedule
+on a fake clock and assert the waits, without sleeping, and date what a lost answer may adopt
+with the same fake clock as their fake server.
 """
 
 from __future__ import annotations
@@ -75,6 +76,8 @@ class RetryPolicy:
     #: injectable for tests: a fake clock's ``sleep`` and ``now``
     sleep: Callable[[float], None] = field(default=time.sleep, repr=False)
     clock: Callable[[], float] = field(default=time.monotonic, repr=False)
+    #: the date, to compare with the API's ``created_at``
+    now: Callable[[], datetime] = field(default=lambda: datetime.now(timezone.utc), repr=False)
     rng: random.Random = field(default_factory=random.Random, repr=False, compare=False)
 
     def __post_init__(self) -> None:
@@ -345,7 +348,7 @@ def create_once(what: str, send: Callable[[], T], find: Callable[[datetime], T |
     means sending again. If the API cannot be asked, we stop: ``where`` tells how to look.
     """
     policy, cancel = course.policy, course.cancel
-    since = datetime.now(timezone.utc) - CLOCK_SLACK
+    since = policy.now() - CLOCK_SLACK
     for attempt in range(1, policy.attempts + 1):
         try:
             made = call(what, send, policy, retry_if=cannot_have_arrived, cancel=cancel, log_failure=False)

@@ -117,3 +117,39 @@ def pytest_collection_modifyitems(config, items):
         name = getattr(item, "originalname", None) or item.name
         if item.path.suffix == ".ipynb" or item.path.name in INTEGRATION_MODULES or name in listed:
             item.add_marker(pytest.mark.integration)
+
+
+_SESSION_LOG: dict[str, object] = {}
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _the_course_log_goes_to_a_temporary_folder(tmp_path_factory):
+    """Tests never write the repository's ``logs/``: ``make_client`` finds this log installed."""
+    from helpers import logs
+
+    _SESSION_LOG["folder"] = tmp_path_factory.mktemp("logs")
+    logs.configure_logging(directory=_SESSION_LOG["folder"])
+    yield
+
+
+@pytest.fixture
+def course_log(tmp_path):
+    """This test's own course log, the file a learner would open (``logs/course.log``): read it
+    with ``course_log.read_text()``. The session's temporary log comes back afterwards."""
+    from helpers import logs
+
+    path = logs.configure_logging(directory=tmp_path / "logs")
+    yield path
+    logs.configure_logging(directory=_SESSION_LOG["folder"])
+
+
+@pytest.fixture(autouse=True)
+def _each_test_is_a_new_process(monkeypatch):
+    """No test inherits the ids an earlier one created (the fake APIs give the same ids every
+    time, and ``create_once`` never adopts an id its process already knows)."""
+    from coursekit import redact
+    from helpers import retry
+
+    monkeypatch.setattr(retry, "_KNOWN", set())
+    # Nor the secrets an earlier test registered: each test shows its own redaction at work.
+    monkeypatch.setattr(redact, "_SECRETS", set())

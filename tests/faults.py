@@ -23,8 +23,9 @@ import hashlib
 import itertools
 import re
 import threading
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
+from datetime import datetime, timedelta, timezone
 
 import httpx
 import numpy as np
@@ -220,17 +221,24 @@ class FakeEmbedAPI(LocalTransport):
     """The local stand-in over :class:`TinyModel`, with its own registry (a new instance has
     forgotten every asset and task, like the real API after a task expired) and ``task_polls``
     answers of ``processing`` per task before ``ready``. ``calls`` lists every request's
-    endpoint; ``_tasks`` is the registry's tasks."""
+    endpoint; ``_tasks`` is the registry's tasks, ``assets`` its assets. ``clock`` dates what is
+    created (``FakeClock.wall``: the date the client's policy sees too); without it everything is
+    dated 2025, too old for a lost answer ever to adopt it."""
 
-    def __init__(self, task_polls: int = 1, dimension: int = 16):
+    def __init__(self, task_polls: int = 1, dimension: int = 16,
+                 clock: Callable[[], datetime] | None = None):
         super().__init__(TinyModel(dimension), registry=Registry(), task_polls=task_polls,
-                         source="fake API: tests' tiny deterministic model")
+                         source="fake API: tests' tiny deterministic model", clock=clock)
         self.dimension = dimension
         self.calls: list[str] = []
 
     @property
     def _tasks(self) -> dict:
         return self.registry.tasks
+
+    @property
+    def assets(self) -> dict:
+        return self.registry.assets
 
     def handle_request(self, request: httpx.Request) -> httpx.Response:
         with self.registry.lock:
@@ -240,7 +248,10 @@ class FakeEmbedAPI(LocalTransport):
 
 class FakeClock:
     """Time that passes only when someone sleeps: give ``policy()`` to ``make_client`` and a
-    whole retry schedule (or a poll deadline) runs instantly, with every wait on record."""
+    whole retry schedule (or a poll deadline) runs instantly, with every wait on record.
+    ``wall()`` is the same time as a date (from :data:`FakeClock.START`, not the machine's)."""
+
+    START = datetime(2031, 3, 1, 12, 0, tzinfo=timezone.utc)
 
     def __init__(self) -> None:
         self.now = 0.0
@@ -255,13 +266,16 @@ class FakeClock:
     def clock(self) -> float:
         return self.now
 
+    def wall(self) -> datetime:
+        return self.START + timedelta(seconds=self.now)
+
     def policy(self, **overrides):
         import random
 
         from helpers.retry import RetryPolicy
 
         overrides.setdefault("rng", random.Random(0))
-        return RetryPolicy(sleep=self.sleep, clock=self.clock, **overrides)
+        return RetryPolicy(sleep=self.sleep, clock=self.clock, now=self.wall, **overrides)
 
 
 __all__ = [

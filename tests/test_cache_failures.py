@@ -51,13 +51,17 @@ def cache_warnings(caplog):
     return [r for r in caplog.records if r.levelno == logging.WARNING and "cannot be written" in r.getMessage()]
 
 
-def test_embedding_goes_on_with_one_warning(tmp_path, unwritable, caplog):
+def test_embedding_goes_on_with_one_warning(tmp_path, unwritable, caplog, course_log):
     client, _ = client_for(tmp_path)
     with caplog.at_level(logging.WARNING, logger="helpers"):
         segments = embed_video(client, VIDEOS / "bikes.mp4", clip_length=6)
         vector = embed_text(client, "people riding bicycles")
     assert segments and vector.shape == (16,)
     assert len(cache_warnings(caplog)) == 1
+    # In the log a learner opens, once, in the words the README quotes.
+    logged = [line for line in course_log.read_text().splitlines() if "cannot be written" in line]
+    assert len(logged) == 1 and "The cache folder " in logged[0]
+    assert "): going on without saving there" in logged[0]
 
 
 def test_an_ingest_with_an_unwritable_cache_stores_every_video(tmp_path, unwritable, caplog):

@@ -10,7 +10,7 @@ from pathlib import Path
 import httpx
 from twelvelabs import TwelveLabs
 
-from helpers import settings as settings_module
+from helpers import client as client_module, settings as settings_module
 from helpers.client import CourseClient, course_of, make_client, make_transport
 from helpers.embed import embed_text, embed_video
 from helpers.retry import DEFAULT_POLICY
@@ -29,7 +29,9 @@ def test_a_plain_sdk_client_gets_no_cache_and_never_rereads_the_environment(monk
     def refuse(*args, **kwargs):
         raise AssertionError("the environment was read again")
 
+    # Both names: helpers.client holds its own reference to the function.
     monkeypatch.setattr(settings_module, "load_settings", refuse)
+    monkeypatch.setattr(client_module, "load_settings", refuse)
     monkeypatch.setattr("helpers.embed.course_of", course_of)  # the real one, nothing patched
     api = httpx.MockTransport(lambda r: httpx.Response(200, json={"data": [{"embedding": [1.0, 0.0]}]}))
     plain = TwelveLabs(api_key="test", httpx_client=httpx.Client(transport=api))

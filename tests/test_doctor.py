@@ -25,11 +25,24 @@ def _doctor_module():
     return module
 
 
+def _doctor_env(**env) -> dict[str, str]:
+    """The doctor's environment: no key and no mode of the developer's. The key is set, empty,
+    because the environment wins over ``.env``: a developer's real key there is never read."""
+    full = {k: v for k, v in os.environ.items() if k != "TL_MODE"}
+    full.update({"TWELVE_LABS_API_KEY": ""}, **env, NO_COLOR="1")
+    return full
+
+
 def _doctor(**env):
-    full = {k: v for k, v in os.environ.items() if k not in ("TWELVE_LABS_API_KEY", "TL_MODE")}
-    full.update(env, NO_COLOR="1")
-    return subprocess.run([sys.executable, "scripts/doctor.py"], cwd=ROOT, env=full,
+    return subprocess.run([sys.executable, "scripts/doctor.py"], cwd=ROOT, env=_doctor_env(**env),
                           capture_output=True, text=True, timeout=600)
+
+
+def test_the_doctors_runs_never_read_a_developers_key(tmp_path, monkeypatch):
+    (tmp_path / ".env").write_text("TWELVE_LABS_API_KEY=" + "tlk_" + "D3v3l0p3rsR3alK3y0" + "\n")
+    monkeypatch.setattr(os, "environ", _doctor_env(TL_MODE="live"))
+    settings = load_settings(root=tmp_path)
+    assert settings.mode == "live" and settings.api_key is None
 
 
 def test_doctor_is_green_in_replay():

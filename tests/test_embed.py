@@ -111,10 +111,10 @@ def test_api_errors_keep_status_and_message(videos):
 
 
 @pytest.mark.parametrize("kind, message", [
-    ("missing", "not found"),
-    ("text", "not a video"),
-    ("short", "needs at least 4 s"),
-    ("small", "at least 360 px"),
+    ("missing", "Video file not found: "),
+    ("text", "is not a video PyAV can read"),
+    ("short", r"lasts [\d.]+ s; the Embed API needs at least 4 s"),
+    ("small", r"it is \d+x\d+; both sides must be at least 360 px"),
 ])
 def test_bad_files_are_refused_before_any_upload(videos, kind, message):
     api = FakeAPI()
@@ -126,7 +126,7 @@ def test_bad_files_are_refused_before_any_upload(videos, kind, message):
 
 def test_clip_length_outside_the_models_range_is_refused(videos):
     api = FakeAPI()
-    with pytest.raises(EmbeddingError, match="2-10 s"):
+    with pytest.raises(EmbeddingError, match="clip_length=12: Marengo cuts videos into clips of 2-10 s"):
         embed_video(_client(api), videos["ok"], clip_length=12)
     assert api.calls == []
 
@@ -135,7 +135,7 @@ def test_text_and_clip_queries(videos):
     api = FakeAPI()
     vector = embed_text(_client(api), "a dog")
     assert vector.shape == (8,) and vector[1] == 1.0
-    with pytest.raises(EmbeddingError, match="empty"):
+    with pytest.raises(EmbeddingError, match="The query text is empty"):
         embed_text(_client(api), "   ")
     clip_vector = embed_clip(_client(FakeAPI()), videos["ok"], clip_length=3)
     assert np.isclose(np.linalg.norm(clip_vector), 1.0)

@@ -156,7 +156,8 @@ def test_a_milvus_failure_stops_the_batch_and_keeps_the_embeddings(tmp_path, fol
     api = FakeEmbedAPI()
     with monkeypatch.context() as patch:
         patch.setattr(store, "upsert_segments", refuse)
-        with pytest.raises(StoreError, match="cached, so running ingest again re-embeds nothing"):
+        with pytest.raises(StoreError, match=r"Ingestion stopped with \d of 3 videos stored; the ones embedded so far "
+                                             "are cached, so running ingest again re-embeds nothing"):
             ingest(client_for(tmp_path, api), milvus, COLLECTION, folder, concurrency=1)
     assert api.calls.count("POST /embed-v2/tasks") == 1  # stopped after the first video
     table = ingest(client_for(tmp_path, api), milvus, COLLECTION, folder, concurrency=1)

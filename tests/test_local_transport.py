@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import math
 import socket
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 import httpx
@@ -139,6 +140,19 @@ def test_upload_then_retrieve_is_ready_with_size_and_duration(client, videos, no
     assert ready.status == "ready" and ready.id == created.id
     assert ready.size == videos["ok"].stat().st_size and ready.duration == pytest.approx(5.0)
     assert ready.created_at.isoformat() == "2025-01-01T00:00:00+00:00"
+
+
+def test_a_clock_dates_what_is_created_and_without_one_the_dates_are_fixed(videos, no_network):
+    # The fixed dates keep recordings (TL_MODE=record TL_RECORD_FROM=local) the same every run;
+    # a clock (the tests' fake one) lets a lost answer's adoption window be exercised.
+    when = datetime(2031, 3, 1, 12, 0, tzinfo=timezone(timedelta(hours=2)))
+    for transport, expected in ((LocalTransport(), "2025-01-01T00:00:00+00:00"),
+                                (LocalTransport(clock=lambda: when), "2031-03-01T10:00:00+00:00")):
+        local.reset()
+        sdk = TwelveLabs(api_key="a", httpx_client=httpx.Client(transport=transport))
+        with open(videos["ok"], "rb") as fh:
+            created = sdk.assets.create(method="direct", file=fh)
+        assert sdk.assets.retrieve(created.id).created_at.isoformat() == expected
 
 
 def test_every_upload_is_a_new_asset_and_a_second_transport_finds_both(videos):
@@ -297,12 +311,21 @@ def test_empty_upload_says_what_happened():
     assert r.status_code == 400 and "no file content" in r.json()["message"]
 
 
-def test_missing_local_extra_is_a_config_error(monkeypatch):
+def test_missing_local_extra_is_a_config_error(monkeypatch, tmp_path):
+    # A base install, on the learner's path: TL_MODE=local, make_client, then the first helper
+    # that needs the stand-in's model. The client itself builds: the stand-in's API needs no extra.
     from coursekit.standin import model
+    from helpers.client import make_client
+    from helpers.embed import embed_text
+    from helpers.settings import load_settings
 
-    monkeypatch.setattr(model, "missing_packages", lambda: ["torch"])
-    with pytest.raises(ConfigError, match=r"\[local\] extra"):
-        model.load_model()
+    monkeypatch.setattr(model, "missing_packages", lambda: ["torch", "sentence-transformers"])
+    monkeypatch.setattr(model, "_MODEL", None)
+    client = make_client(load_settings({"TL_MODE": "local", "COURSE_CACHE_DIR": str(tmp_path)}, root=tmp_path))
+    with pytest.raises(ConfigError) as caught:
+        embed_text(client, "a dog")
+    assert str(caught.value).startswith("The local stand-in needs the [local] extra, and these packages "
+                                        "are missing: torch, sentence-transformers. Install them")
 
 
 # ---------------------------------------------------------------- with the model

@@ -84,3 +84,6 @@ def test_a_damaged_recording_names_the_file_and_how_to_record_it(tmp_path, how):
     with pytest.raises(RecordingNotFound) as caught:
         ReplayTransport(tmp_path).handle_request(poll())
     assert str(path) in str(caught.value) and "TL_MODE=record" in str(caught.value)
+    assert "Delete it and record it again" in str(caught.value)
+    if how == "cut short":
+        assert f"The recording {path} is not whole JSON (" in str(caught.value)

@@ -48,7 +48,11 @@ def test_a_saved_cell_matches_its_module(notebook, index, module, source):
 
 
 def test_the_check_can_fail():
-    # The comparison above is exact: one changed character is a difference.
-    a = _definitions("def f(x):\n    return x + 1\n")["f"]
-    b = _definitions("def f(x):\n    return x + 2\n")["f"]
-    assert a != b
+    # The very check above, on a real saved cell with one character changed, must fail.
+    assert SAVED, "no cell is tagged save:<module>"
+    notebook, index, module, source = SAVED[0].values
+    changed = source.replace("return", "return ", 1)
+    assert changed != source
+    test_a_saved_cell_matches_its_module(notebook, index, module, source)  # as saved: passes
+    with pytest.raises(AssertionError, match="differs from"):
+        test_a_saved_cell_matches_its_module(notebook, index, module, changed)

@@ -26,6 +26,16 @@ TYPED_KEY = "tlk_" + "Typ3dAtThePr0mpt9876"
 # A key in another shape than Twelve Labs' (a rotated format, a proxy's token): only the
 # exact-secret redaction can catch it.
 ODD_KEY = "sk-live-" + "0dd5h4p3dK3yVa1ue42"
+#: Keys as a learner may type them: only the first has Twelve Labs' shape, so for the others
+#: nothing but ``make_client`` registering the key it uses (``logs.add_secret``) hides them.
+#: Built at run time so that no key-shaped literal sits in the tracked source.
+TYPED_KEYS = {
+    "tlk": TYPED_KEY,
+    "sk-live": "sk-live-" + "Typ3dK3yW1thAn0therShape",
+    "hex": "9f86d081884c7d65" + "9a2feaa0c55ad015",
+    "jwt": "eyJhbGciOiJIUzI1NiJ9" + ".eyJzdWIiOiJsZWFybmVyIn0" + ".c2lnbmF0dXJl",
+    "short": "k3y-" + "0f-12-ch",
+}
 KEY_LIKE = re.compile(r"tlk_[A-Za-z0-9]{8,}|x-api-key\"?\s*[:=]\s*\"?[A-Za-z0-9_-]{16,}", re.I)
 
 
@@ -63,7 +73,9 @@ def echoing_api(seen: list[str]):
     return httpx.MockTransport(handler)
 
 
-def test_a_key_typed_at_the_prompt_is_used_never_echoed_or_stored(tmp_path, monkeypatch, capsys, log_file):
+@pytest.mark.parametrize("shape", TYPED_KEYS)
+def test_a_key_typed_at_the_prompt_is_used_never_echoed_or_stored(tmp_path, monkeypatch, capsys, log_file, shape):
+    TYPED_KEY = TYPED_KEYS[shape]  # noqa: N806 (the module's name for the key in use)
     prompts = []
 
     def fake_getpass(prompt="Password: ", stream=None):
@@ -94,6 +106,18 @@ def test_a_key_typed_at_the_prompt_is_used_never_echoed_or_stored(tmp_path, monk
         assert TYPED_KEY not in path.read_text(encoding="utf-8", errors="ignore"), path
     text = log_file.read_text()
     assert "api_key_invalid" in text or "401" in text  # the failure itself was logged
+
+
+@pytest.mark.parametrize("shape", [s for s in TYPED_KEYS if s != "tlk"])
+def test_a_registered_secret_of_any_shape_is_redacted_and_nothing_else(log_file, shape):
+    secret = TYPED_KEYS[shape]
+    log = logging.getLogger("helpers.test_secrets")
+    log.info("before: %s", secret)  # not registered yet, and not Twelve Labs' shape: kept
+    logs.add_secret(secret)
+    log.info("after: %s and %s", secret, "the rest of the line")
+    assert logs.redact(f"x{secret}y") == f"x{logs.REDACTED}y"
+    lines = log_file.read_text().splitlines()
+    assert secret in lines[0] and secret not in lines[1] and "the rest of the line" in lines[1]
 
 
 def test_the_log_redacts_keys_in_messages_arguments_and_tracebacks(log_file):
@@ -155,3 +179,11 @@ def test_no_key_in_notebook_outputs_recordings_or_logs(tmp_path, log_file):
     assert outputs and recordings and log_file.stat().st_size > 0
     hits = _scan(outputs + recordings + repo_logs + [log_file])
     assert not hits, f"key-like strings found: {hits}"
+
+
+def test_a_secret_inside_a_longer_one_leaves_no_piece_of_the_longer():
+    # Longest first: replacing the short one first would leave the long one's tail in the clear.
+    long_key = "sk-live-" + "0uterK3y" + "Ta1lPart99"
+    logs.add_secret(long_key[:16])
+    logs.add_secret(long_key)
+    assert logs.redact(f"key={long_key};") == f"key={logs.REDACTED};"

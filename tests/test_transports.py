@@ -160,11 +160,13 @@ def test_live_mode_without_key_says_what_to_do(tmp_path, monkeypatch):
         make_client(settings)
     message = str(caught.value)
     assert "TWELVE_LABS_API_KEY" in message and ".env" in message and "TL_MODE=local" in message
+    assert "TL_MODE=live talks to the real Twelve Labs API, and no API key was found" in message
 
 
 def test_unknown_mode_is_refused_with_the_choices(tmp_path):
-    with pytest.raises(ConfigError, match="live, record, replay, local"):
+    with pytest.raises(ConfigError, match="live, record, replay, local") as caught:
         load_settings({"TL_MODE": "offline"}, root=tmp_path)
+    assert "TL_MODE='offline' is not a mode this course knows" in str(caught.value)
 
 
 def test_each_mode_gets_its_transport(tmp_path):

@@ -1,9 +1,11 @@
 """The README's "When something goes wrong" table stays true: at least 15 rows, each message one
-the helpers really produce, each proved by a test that exists."""
+the helpers really produce, each proved by a test that exists and asserts a distinctive piece of
+that very message."""
 
 from __future__ import annotations
 
 import ast
+import difflib
 import re
 from pathlib import Path
 
@@ -65,12 +67,58 @@ def _coverage(message: str) -> float:
 
 
 def _test_exists(reference: str) -> bool:
+    return _test_function(reference) is not None
+
+
+def _test_function(reference: str) -> tuple[ast.FunctionDef, ast.Module] | None:
     file, _, name = reference.partition("::")
     path = ROOT / file
     if not path.is_file() or not name:
-        return False
+        return None
     tree = ast.parse(path.read_text(encoding="utf-8"))
-    return any(isinstance(n, ast.FunctionDef) and n.name == name for n in tree.body)
+    found = [n for n in tree.body if isinstance(n, ast.FunctionDef) and n.name == name]
+    return (found[0], tree) if found else None
+
+
+#: A fragment shorter than this could be in any message ("failed", "429"): not distinctive.
+MIN_FRAGMENT = 16
+_REGEX_ESCAPE = re.compile(r"\\(.)")
+
+
+def _asserted_strings(function: ast.FunctionDef, module: ast.Module) -> list[str]:
+    """The text a test checks a message against: string literals inside its ``assert``s and
+    ``match=`` patterns (regex escapes undone, cut at regex wildcards), and the literals of the
+    module-level tables it reads (a parametrized test's expected errors)."""
+    checked: list[ast.AST] = [n for n in ast.walk(function) if isinstance(n, ast.Assert)]
+    checked += function.decorator_list  # parametrize's expected messages
+    checked += [k.value for n in ast.walk(function) if isinstance(n, ast.Call) for k in n.keywords
+                if k.arg == "match"]
+    names = {n.id for n in ast.walk(function) if isinstance(n, ast.Name)}
+    checked += [n for n in module.body if isinstance(n, ast.Assign)
+                and any(isinstance(t, ast.Name) and t.id in names and t.id.isupper() for t in n.targets)]
+    strings = []
+    for node in checked:
+        for leaf in ast.walk(node):
+            if isinstance(leaf, ast.Constant) and isinstance(leaf.value, str):
+                for piece in re.split(r"\.\*|\.\+|\\s\*|\(\?:", leaf.value):
+                    strings.append(_REGEX_ESCAPE.sub(r"\1", piece))
+    return strings
+
+
+def _distinctive_fragment(message: str, reference: str) -> str | None:
+    """The longest piece of the row's message that the cited test asserts (a test's expected
+    text may go on with the names and numbers of its own case)."""
+    found = _test_function(reference)
+    if found is None:
+        return None
+    best = ""
+    for asserted in _asserted_strings(*found):
+        for part in message.split("…"):
+            match = difflib.SequenceMatcher(None, asserted, part, autojunk=False).find_longest_match()
+            best = max(best, part[match.b:match.b + match.size], key=len)
+    # A one-word "message" (an outcome in a table: ``cached``) must be asserted whole.
+    needed = min(MIN_FRAGMENT, len(message.replace("…", "").strip()))
+    return best if len(best.strip()) >= needed else None
 
 
 ROWS = _rows()
@@ -92,6 +140,18 @@ def test_each_row_names_a_test_that_exists(row):
 
 
 @pytest.mark.parametrize("row", ROWS, ids=lambda r: _message(r["You see"])[:40])
+def test_each_rows_test_asserts_a_distinctive_piece_of_its_message(row):
+    """Naming a test is not proof: the test must check this message, so that rewording the
+    message (or removing the code that writes it) makes the test fail."""
+    message = _message(row["You see"])
+    references = re.findall(r"`(tests/[^`]+::\w+)`", row["Proved by"])
+    proved = {r: _distinctive_fragment(message, r) for r in references}
+    assert any(proved.values()), (
+        f"none of {references} asserts {MIN_FRAGMENT}+ characters of {message!r} (in an assert, a "
+        "match= pattern or the table of expected errors it reads)")
+
+
+@pytest.mark.parametrize("row", ROWS, ids=lambda r: _message(r["You see"])[:40])
 def test_each_message_is_one_the_helpers_write(row):
     message = _message(row["You see"])
     assert _coverage(message) >= MIN_COVERAGE, (
@@ -110,3 +170,11 @@ def test_each_message_is_one_the_helpers_write(row):
 ])
 def test_the_coverage_check_can_fail(invented):
     assert _coverage(invented) < MIN_COVERAGE
+
+
+def test_the_fragment_check_can_fail():
+    row = next(r for r in ROWS if "Video file not found" in r["You see"])
+    reference = re.findall(r"`(tests/[^`]+::\w+)`", row["Proved by"])[0]
+    assert _distinctive_fragment(_message(row["You see"]), reference)
+    assert _distinctive_fragment("Something no test in the course ever asserts, at all", reference) is None
+    assert _distinctive_fragment(_message(row["You see"]), "tests/test_embed.py::no_such_test") is None

@@ -18,7 +18,8 @@ Choices, all for reproducible recordings (outputs are compared byte for byte):
 * every create gets a fresh id, like the real API, and ids are still the same every run: an id
   is a hash of what was created and of how many identical creates this registry saw before;
 * timestamps count seconds from a fixed instant (:data:`CREATED_AT`), one per create, so
-  listings sort newest first and nothing depends on the clock;
+  listings sort newest first and nothing depends on the clock -- unless the transport is given a
+  ``clock`` (the tests give a fake one, to exercise what a lost answer adopts by its age);
 * an upload answers ``processing``; its first retrieve answers ``ready`` or ``failed`` (with the
   reason), as the API documents for direct uploads; an embedding task is computed when it is
   created and answers ``ready`` (or ``failed``) after ``task_polls`` answers of ``processing``;
@@ -43,6 +44,7 @@ import shutil
 import tempfile
 import threading
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -177,12 +179,13 @@ class Registry:
     #: answers already computed, by what they depend on: identical work is done once
     _memo: dict[str, tuple[list, dict]] = field(default_factory=dict)
 
-    def new_id(self, kind: str, key: str) -> tuple[str, str]:
-        """A fresh id and creation time for the n-th create of ``key`` (deterministic)."""
+    def new_id(self, kind: str, key: str, clock: Callable[[], dt.datetime] | None = None) -> tuple[str, str]:
+        """A fresh id and creation time for the n-th create of ``key``: the time is ``clock()``,
+        or by default one second per create after :data:`CREATED_AT` (deterministic)."""
         with self.lock:
             n = self._seen[(kind, key)]
             self._seen[(kind, key)] += 1
-            created = _EPOCH + dt.timedelta(seconds=self._creates)
+            created = (clock() if clock else _EPOCH + dt.timedelta(seconds=self._creates)).astimezone(dt.timezone.utc)
             self._creates += 1
         ident = hashlib.sha256(f"{kind}\0{key}\0{n}".encode()).hexdigest()[:_ID_HEX]
         return ident, created.strftime("%Y-%m-%dT%H:%M:%SZ")
@@ -393,12 +396,14 @@ class LocalTransport(httpx.BaseTransport):
     :class:`helpers.errors.ConfigError` -- an exception, not an HTTP answer -- when the
     ``[local]`` extra is missing. ``registry`` holds the assets and tasks (the process's by
     default); ``task_polls`` is how many retrieves of a new task answer ``processing``; ``source``
-    is what the ``x-course-source`` header says the vectors are. Accepts any ``x-api-key``.
+    is what the ``x-course-source`` header says the vectors are; ``clock`` (an aware ``datetime``
+    per create) replaces the fixed timestamps. Accepts any ``x-api-key``.
     """
 
     def __init__(self, model=None, *, registry: Registry | None = None, task_polls: int = 0,
-                 source: str = SOURCE):
+                 source: str = SOURCE, clock: Callable[[], dt.datetime] | None = None):
         self._model = model
+        self.clock = clock
         self.registry = registry if registry is not None else PROCESS_REGISTRY
         self.task_polls = task_polls
         self.source = source
@@ -489,7 +494,7 @@ class LocalTransport(httpx.BaseTransport):
 
     def _register(self, data: bytes, filename: str, declared_type: str | None) -> _Asset:
         digest = hashlib.sha256(data).hexdigest()
-        asset_id, created = self.registry.new_id("asset", f"{digest}:{filename}")
+        asset_id, created = self.registry.new_id("asset", f"{digest}:{filename}", self.clock)
         # No extension on disk: FFmpeg then judges the bytes alone, and cannot be talked into
         # reading, say, a .txt file as ANSI-art "video" by its name.
         path = self.registry.upload_dir() / asset_id
@@ -680,7 +685,7 @@ class LocalTransport(httpx.BaseTransport):
             raise _bad(f"input_type={input_type!r} is not supported here: {why}.", field="input_type", value=input_type)
         job = self._video_job(body, max_seconds=limits.MAX_SECONDS)
         canonical = json.dumps(_canonical(body), sort_keys=True, separators=(",", ":"))
-        task_id, created = self.registry.new_id("task", canonical)
+        task_id, created = self.registry.new_id("task", canonical, self.clock)
         answer: dict[str, Any] = {"_id": task_id, "status": "ready", "created_at": created, "updated_at": created}
         try:
             data, metadata = self._embed_video(job)
