@@ -61,9 +61,11 @@ class Settings:
 
 def load_settings(environ: dict[str, str] | None = None, root: Path = ROOT) -> Settings:
     """Build the settings from the environment (and ``.env``, which never overrides it). A blank
-    variable counts as unset, so ``TWELVE_LABS_API_KEY=`` in a shell does not hide the ``.env`` key."""
-    env = read_env_file(root / ".env")
-    env.update({k: v for k, v in (os.environ if environ is None else environ).items() if v and v.strip()})
+    variable counts as unset, so ``TWELVE_LABS_API_KEY=`` in a shell does not hide the ``.env`` key.
+    ``COURSE_DOTENV`` names another file to read instead of the repo's ``.env``."""
+    given = {k: v for k, v in (os.environ if environ is None else environ).items() if v and v.strip()}
+    env = read_env_file(Path(os.path.expanduser(given.get("COURSE_DOTENV") or root / ".env")))
+    env.update(given)
 
     key, key_problem = clean_key(env.get(KEY_VARIABLE) or "")
     mode = (env.get("TL_MODE") or "").strip().lower()

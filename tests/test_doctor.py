@@ -26,10 +26,10 @@ def _doctor_module():
 
 
 def _doctor_env(**env) -> dict[str, str]:
-    """The doctor's environment: no key and no mode of the developer's. The key is set, empty,
-    because the environment wins over ``.env``: a developer's real key there is never read."""
-    full = {k: v for k, v in os.environ.items() if k != "TL_MODE"}
-    full.update({"TWELVE_LABS_API_KEY": ""}, **env, NO_COLOR="1")
+    """The doctor's environment: no key and no mode of the developer's. ``COURSE_DOTENV`` points
+    away from the repo's ``.env``, so a developer's real key there is never read."""
+    full = {k: v for k, v in os.environ.items() if k not in ("TL_MODE", "TWELVE_LABS_API_KEY")}
+    full.update(**env, COURSE_DOTENV=os.devnull, NO_COLOR="1")
     return full
 
 

@@ -84,6 +84,7 @@ def test_thumbnails_in_a_folder_that_cannot_be_written_degrade_to_one_warning(tm
     assert again.parent == tmp_path / "fallback" and again.stat().st_size > 0
     warnings = [r for r in caplog.records if r.levelno >= logging.WARNING]
     assert len(warnings) == 1 and "Set COURSE_CACHE_DIR to a folder you can write" in warnings[0].getMessage()
+    assert "keeping this session's thumbnails" in warnings[0].getMessage()
 
 
 @pytest.fixture

@@ -20,7 +20,7 @@ URI = (os.environ.get("MILVUS_URI") or "").strip()
 
 pytestmark = pytest.mark.skipif(
     not URI.lower().startswith(("http://", "https://")),
-    reason="needs a Milvus server: set MILVUS_URI (CI runs this file under scripts/milvus_server.py)",
+    reason="needs a Milvus server: run `make test-server` (it starts one), or set MILVUS_URI to yours",
 )
 
 
