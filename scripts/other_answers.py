@@ -22,7 +22,7 @@ import shutil
 import sys
 import tempfile
 import time
-from contextlib import contextmanager
+from unittest.mock import patch
 from pathlib import Path
 
 import numpy as np
@@ -101,21 +101,6 @@ def rewrite_recordings(source_dir: Path, target_dir: Path, variant: str) -> int:
     return total
 
 
-@contextmanager
-def environment(**values: str):
-    """Set environment variables for what runs inside (kernels inherit them), then restore."""
-    saved = {key: os.environ.get(key) for key in values}
-    os.environ.update(values)
-    try:
-        yield
-    finally:
-        for key, value in saved.items():
-            if value is None:
-                os.environ.pop(key, None)
-            else:
-                os.environ[key] = value
-
-
 def run_variant(variant: str, paths: list[Path], timeout: int) -> tuple[int, float]:
     """Replay ``paths`` against ``variant``'s recordings; print one line per chapter.
     Returns (failures, seconds)."""
@@ -125,7 +110,8 @@ def run_variant(variant: str, paths: list[Path], timeout: int) -> tuple[int, flo
         work = Path(folder)
         vectors = rewrite_recordings(RECORDINGS, work / "recordings", variant)
         print(f"[{variant}] {vectors} vectors rewritten: {VARIANTS[variant][0]}", flush=True)
-        with environment(TL_MODE="replay", TL_RECORDINGS_DIR=str(work / "recordings"),
+        # patch.dict restores the environment afterwards; kernels inherit it meanwhile.
+        with patch.dict(os.environ, TL_MODE="replay", TL_RECORDINGS_DIR=str(work / "recordings"),
                          COURSE_STORES_DIR=str(work / "stores"), COURSE_CACHE_DIR=str(work / "cache"),
                          MILVUS_URI=""):
             for path in paths:
