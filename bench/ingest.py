@@ -46,7 +46,8 @@ def raw_rows(segments: list[Segment]) -> list[dict]:
     vectors = (vectors / np.linalg.norm(vectors, axis=1, keepdims=True)).astype(np.float32)
     return [
         {"id": store.segment_id(s), "vector": v, "video_id": s.video_id, "start_sec": s.start_sec,
-         "end_sec": s.end_sec, "scope": s.scope, "option": s.option, "title": s.title}
+         "end_sec": s.end_sec, "scope": s.scope, "option": s.option, "title": s.title,
+         "content": s.content}
         for s, v in zip(segments, vectors.tolist())
     ]
 

@@ -6,7 +6,6 @@ signal. Run again, the batch ends with every row once."""
 from __future__ import annotations
 
 import json
-import math
 import os
 import signal
 import subprocess
@@ -18,7 +17,7 @@ from pathlib import Path
 import pytest
 
 from helpers import store
-from helpers.media import check_video
+from tests.test_ingest import expected_rows
 
 pytestmark = pytest.mark.integration
 
@@ -108,5 +107,5 @@ def test_ctrl_c_stops_within_two_seconds_and_a_rerun_has_every_row_once(tmp_path
     finally:
         store.close(milvus)
     per_video = {v: sum(r["video_id"] == v for r in rows) for v in BATCH}
-    expected = {v: math.ceil(round(check_video(VIDEOS / f"{v}.mp4").duration_sec, 1) / 6) + 1 for v in BATCH}
+    expected = {v: expected_rows(VIDEOS / f"{v}.mp4") for v in BATCH}
     assert per_video == expected and len({r["id"] for r in rows}) == len(rows)
