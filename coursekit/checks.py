@@ -32,10 +32,18 @@ def _relative(path: Path) -> str:
         return str(path)
 
 
-def python_version() -> Check:
-    ok = sys.version_info[:2] == (3, 11)
-    return Check("Python", ok, f"{sys.version_info.major}.{sys.version_info.minor}"
-                 + ("" if ok else " (the course is pinned and tested on 3.11: make a 3.11 venv)"))
+#: The Pythons the course is tested on (CI runs the oldest and the newest). pyproject.toml's
+#: requires-python, environment.yml and the Makefile's search say the same (tests/test_environment.py).
+SUPPORTED_PYTHONS = ((3, 11), (3, 12), (3, 13))
+SUPPORTED_NAMES = ", ".join(f"{major}.{minor}" for major, minor in SUPPORTED_PYTHONS)
+
+
+def python_version(version: tuple[int, ...] = sys.version_info[:2]) -> Check:
+    running = f"{version[0]}.{version[1]}"
+    if tuple(version[:2]) in SUPPORTED_PYTHONS:
+        return Check("Python", True, f"{running} (supported: {SUPPORTED_NAMES})")
+    return Check("Python", False, f"{running} is not supported: use {SUPPORTED_NAMES} (python.org, "
+                                  "pyenv or your package manager), then `rm -rf .venv && make install`")
 
 
 def _base_requirements() -> list[str] | None:
@@ -80,6 +88,8 @@ def mode(settings: Settings) -> Check:
 def api_key(settings: Settings) -> Check:
     if not settings.needs_api_key:
         return Check("API key", True, f"not needed in {settings.mode} mode")
+    if settings.key_problem:
+        return Check("API key", False, settings.key_problem)
     if settings.api_key:
         return Check("API key", True, "found (environment or .env); not shown")
     return Check("API key", False, "not set: you will be asked for it (it is never stored), "

@@ -10,6 +10,7 @@ A portrait 2160x3840 phone video fits; a 360x1000 strip does not (2.78:1).
 
 from __future__ import annotations
 
+import math
 from numbers import Real
 
 # Video (async tasks; the sync endpoint takes up to MAX_SYNC_SECONDS).
@@ -26,6 +27,8 @@ MAX_ASPECT = 2.4
 MIN_CLIP, MAX_CLIP = 2, 10
 DEFAULT_CLIP = 6
 MIN_DYNAMIC, MAX_DYNAMIC = 2, 5
+#: A fixed-length video's last segment shorter than this is dropped (see standin/video.py).
+MIN_FINAL_SEGMENT = 2.0
 DEFAULT_DYNAMIC = 4  # the API's default when segmentation is left out (Marengo 3.0)
 
 # Images (POST /embed-v2 with input_type "image").
@@ -33,9 +36,13 @@ IMAGE_TYPES = ("image/jpeg", "image/png")
 MIN_IMAGE_SIDE = 128
 MAX_IMAGE_BYTES = 5 * 1024**2
 
-# Uploads.
+# Uploads: "Direct uploads are limited to 200MB" (the OpenAPI description of POST /assets, v1.3).
 MAX_DIRECT_UPLOAD_BYTES = 200 * 1024**2
 MAX_BASE64_BYTES = 36 * 1024**2
+
+# Text (POST /embed-v2): "The maximum length is 500 tokens". A word is at least one token, so more
+# words than this is surely too long; the exact count needs Marengo's tokenizer.
+MAX_TEXT_TOKENS = 500
 
 #: A stream whose frames stop this much before the header's duration is a cut-short file.
 TRUNCATION_TOLERANCE_SEC = 0.5
@@ -63,6 +70,25 @@ def video_problems(duration: float, width: int, height: int, *, header_duration:
     return problems
 
 
+def upload_problem(size_bytes: int) -> str | None:
+    """Why a file of ``size_bytes`` cannot be sent as a direct upload, or ``None``."""
+    if size_bytes <= MAX_DIRECT_UPLOAD_BYTES:
+        return None
+    return (f"it has {size_bytes / 2**20:.0f} MB, and a direct upload takes at most "
+            f"{MAX_DIRECT_UPLOAD_BYTES // 2**20} MB. Make it smaller (ffmpeg: a lower bitrate, or cut it "
+            "into parts) and try again")
+
+
+def text_problem(text: str) -> str | None:
+    """Why ``text`` cannot be embedded as a query, or ``None``."""
+    if not text or not text.strip():
+        return "The query text is empty: type a few words describing what to find"
+    if len(text.split()) > MAX_TEXT_TOKENS:
+        return (f"The query text has {len(text.split())} words; Marengo embeds at most {MAX_TEXT_TOKENS} "
+                "tokens (a word is one or more). Shorten it to the few words that describe what to find")
+    return None
+
+
 def video_rules(max_seconds: float = MAX_SECONDS) -> str:
     """The limits in one sentence, for error messages."""
     return (f"Marengo takes videos of {MIN_SECONDS:g} s to {max_seconds / 3600:g} h, each side "
@@ -72,14 +98,16 @@ def video_rules(max_seconds: float = MAX_SECONDS) -> str:
 
 def clip_length_problem(value: object) -> str | None:
     """Why ``value`` is not a fixed clip length the API takes (a whole number of seconds from
-    2 to 10), or ``None`` when it is. 6.0 counts as 6; 6.5 does not."""
+    2 to 10), or ``None`` when it is. 6.0 counts as 6; 6.5, "6", NaN and True do not."""
     if isinstance(value, bool) or not isinstance(value, Real):
-        return f"clip_length must be a whole number of seconds, not {value!r}"
+        return (f"clip_length must be a whole number of seconds, not {value!r} "
+                f"({type(value).__name__}): pass a number such as {DEFAULT_CLIP}")
+    if not math.isfinite(float(value)) or not MIN_CLIP <= float(value) <= MAX_CLIP:
+        return (f"clip_length={value!r}: Marengo cuts videos into clips of {MIN_CLIP}-{MAX_CLIP} s. "
+                f"Pick a value in that range ({DEFAULT_CLIP} is a good start)")
     if float(value) != int(value):
         return (f"clip_length={value!r}: Marengo cuts clips of a whole number of seconds; use "
                 f"{int(value)} or {int(value) + 1}")
-    if not MIN_CLIP <= int(value) <= MAX_CLIP:
-        return f"clip_length={value!r}: Marengo cuts clips of {MIN_CLIP} to {MAX_CLIP} s (6 is a good start)"
     return None
 
 

@@ -43,6 +43,10 @@ def quiet() -> Iterator[list[logging.LogRecord]]:
             logging.getLogger(name).removeFilter(hold)
 
 
+WRITABLE = ("Set COURSE_STORES_DIR (in .env or the environment) to a folder you can write, or "
+            "MILVUS_URI to a Milvus server.")
+
+
 def _inode(path: Path) -> int:
     return path.stat().st_ino if path.exists() else -1
 
@@ -52,10 +56,11 @@ def _release(path: Path) -> None:
     server_manager_instance.release_server(str(path))
 
 
-def open_store(path: Path, reason) -> MilvusClient:
-    """A client on the Lite store folder ``path``; ``reason(exc)`` words a failure."""
+def open_store(path: Path, reason, typed: str | None = None) -> MilvusClient:
+    """A client on the Lite store folder ``path`` (``typed``: as the user wrote it, for a message);
+    ``reason(exc)`` words a failure."""
     if path.suffix != ".db":
-        raise StoreError(f"{str(path)!r} is neither a server (http://host:port) nor a Lite store (ends in '.db').")
+        raise StoreError(f"{typed or str(path)!r} is neither a server (http://host:port) nor a Lite store (ends in '.db').")
     if path.is_file():
         raise StoreError(f"{path} is a file: a Milvus Lite 2.x store, which Lite 3 (folders) cannot open. Delete it.")
     opened = [inode for p, inode in _OPEN.values() if p == path]
@@ -64,10 +69,16 @@ def open_store(path: Path, reason) -> MilvusClient:
         _release(path)
         if not existed and path.exists():
             shutil.rmtree(path)  # what the ghost wrote while closing is not the store you asked for
-    path.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise StoreError(f"Cannot make the folder for the Milvus Lite store {path} ({exc.strerror or exc}). "
+                         f"{WRITABLE}") from exc
     with quiet() as captured:
         try:
             client = MilvusClient(uri=str(path))
+        except OSError as exc:
+            raise StoreError(f"Milvus Lite could not open {path} ({exc.strerror or exc}). {WRITABLE}") from exc
         except MilvusException as exc:
             cause = next((r.exc_info[1] for r in captured if r.exc_info), None) or exc
             if type(cause).__name__ == "DataDirLockedError":
@@ -77,7 +88,7 @@ def open_store(path: Path, reason) -> MilvusClient:
                     f"there), use another path, or serve it: `milvus-lite server --data-dir {path} "
                     "--port 19530` and set MILVUS_URI=http://127.0.0.1:19530.") from cause
             raise StoreError(f"Milvus Lite could not open {path}: {reason(cause)}. Check that the "
-                             "folder is writable, or delete it to start an empty store.") from cause
+                             f"folder is writable, or delete it to start an empty store. {WRITABLE}") from cause
     _OPEN[client] = (path, _inode(path))
     return client
 

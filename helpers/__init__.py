@@ -6,7 +6,8 @@ same plus what a real program needs (checks, retries, cache). The index, by chap
 - ``settings`` (00): reads the environment once: mode, key, ``MILVUS_URI``, folders.
 - ``client`` (00): ``make_client``, the one Twelve Labs seam (a ``TwelveLabs`` client for the mode).
 - ``checks`` (00): the pre-flight table.
-- ``embed`` (00 text, 01 video), with ``retry`` (backoff, create-once, polling with a deadline),
+- ``embed`` (00 text, 01 video), with ``polling`` (01's standalone poll loop), ``retry`` (backoff,
+  create-once, polling with a deadline),
   ``cache`` (embeddings by content) and ``logs`` (the redacting log file) (01).
 - ``media``, ``display``, ``thumbnails`` (01, 03): the catalog, players, result tables, frames.
 - ``store`` (02, 03), with ``capabilities`` (07): the one Milvus seam: schema, upsert that

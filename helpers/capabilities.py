@@ -109,4 +109,4 @@ def recommended_index(expected_rows: int) -> IndexChoice:
         "HNSW", {"M": 16, "efConstruction": 200}, {"params": {"ef": 256}},
         f"above {FLAT_MAX_ROWS:,} segments exact search slows down in proportion to the rows; at "
         "100,000 video-like segments HNSW answered 5x (Lite) to 6x (server) faster than FLAT, "
-        "and ef=256 kept recall@10 at 0.99 or more where ef=64 dropped to 0.95 on a server")
+        "and ef=256 kept recall@10 at 0.99 or more where ef=64 dropped to 0.945 on a server")

@@ -20,7 +20,7 @@ from . import logs
 from .cache import EmbeddingCache
 from .retry import DEFAULT_POLICY, RetryPolicy
 from .settings import Settings, load_settings, resolve_api_key
-from coursekit.labels import STANDIN_SOURCE
+from coursekit.labels import STANDIN_SOURCE, is_standin
 from coursekit.transports.record import LIVE_SOURCE, RecordingTransport
 from coursekit.transports.replay import ReplayTransport, recorded_sources
 
@@ -152,11 +152,12 @@ def vectors_note(client: TwelveLabs, *, standin: str = "") -> str:
     """Where this client's vectors come from and what that means for reading results, in words.
     ``standin`` adds what the stand-in's blind spots mean for this chapter in particular."""
     course = course_of(client)
-    origins = course.origins or (course.source,)
+    # The stand-in labels its image answers more precisely; here they are all one origin.
+    origins = tuple(dict.fromkeys(STANDIN_SOURCE if is_standin(o) else o for o in course.origins or (course.source,)))
     where = {"replay": "replayed from recordings made by", "local": "computed on this machine by",
              "record": "recorded as they arrive, from"}.get(course.mode, "computed by")
     lines = [f"Vectors: {where} {' + '.join(origins)}."]
-    if all(origin == STANDIN_SOURCE for origin in origins):
+    if all(is_standin(origin) for origin in origins):
         lines += [_STANDIN_MEANS] + ([standin] if standin else [])
     elif all(origin.startswith(LIVE_SOURCE) for origin in origins):
         lines.append("These are Twelve Labs' Marengo answers. " + (_LIVE_MEANS if course.mode != "replay" else ""))

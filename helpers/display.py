@@ -8,6 +8,7 @@ import logging
 import os
 from pathlib import Path
 from typing import TYPE_CHECKING
+from urllib.parse import quote
 
 from .errors import CourseError
 from .settings import ROOT
@@ -31,10 +32,13 @@ def _notebook_relative(path: Path) -> str:
 
 
 def player_html(path: str | os.PathLike, start_sec: float = 0.0, end_sec: float | None = None,
-                width: int = 480, caption: str = "") -> str:
-    """A ``<video>`` element that starts at ``start_sec`` (a media fragment, ``#t=start,end``)."""
+                width: int = 480, caption: str = "", media_base: str | None = None) -> str:
+    """A ``<video>`` element that starts at ``start_sec`` (a media fragment, ``#t=start,end``).
+    ``media_base``: a server's file route for the file's absolute path (the search page's)."""
     fragment = f"#t={start_sec:g}" + (f",{end_sec:g}" if end_sec is not None else "")
-    src = html.escape(_notebook_relative(Path(path)) + fragment, quote=True)
+    # URL-encoded: a '#', '?' or '%' in a file name would otherwise end or garble the path.
+    where = _notebook_relative(Path(path)) if media_base is None else media_base + Path(path).resolve().as_posix()
+    src = html.escape(quote(where) + fragment, quote=True)
     label = f"<figcaption>{html.escape(caption)}</figcaption>" if caption else ""
     return (f'<figure style="display:inline-block;margin:4px"><video controls muted preload="metadata" '
             f'width="{width}" src="{src}"></video>{label}</figure>')
@@ -104,13 +108,14 @@ def _row_thumb(video: Video, hit: Hit, width: int, cache: Path | None) -> str:
 
 
 def _row(rank: int, hit: Hit, video: Video | None, thumbnail_width: int, player_width: int,
-         cache: Path | None) -> str:
+         cache: Path | None, media_base: str | None) -> str:
     if video is None:
         thumb, shown = "", '<div class="course-missing">not in the catalog: no file to show</div>'
     else:
         thumb = _row_thumb(video, hit, thumbnail_width, cache)
         shown = (f'<div class="course-player">'
-                 f'{player_html(video.path, hit.start_sec, hit.end_sec, width=player_width)}</div>')
+                 f'{player_html(video.path, hit.start_sec, hit.end_sec, width=player_width, media_base=media_base)}'
+                 '</div>')
     title = html.escape(video.title if video else hit.title or "")
     return (f'<div class="course-hit" data-rank="{rank}" data-video-id="{html.escape(hit.video_id)}" '
             f'data-start-sec="{hit.start_sec:g}" data-end-sec="{hit.end_sec:g}" '
@@ -122,13 +127,13 @@ def _row(rank: int, hit: Hit, video: Video | None, thumbnail_width: int, player_
 
 def hit_rows_html(hits: Sequence[Hit], videos: Mapping[str, Video], *, query: str = "",
                   thumbnail_width: int = 120, player_width: int = 320,
-                  thumbnail_cache: Path | None = None) -> str:
+                  thumbnail_cache: Path | None = None, media_base: str | None = None) -> str:
     """Hits as HTML rows (the search panel's): thumbnail, video, seconds, score, a player."""
     if not hits:
         return ('<div class="course-empty">No segments matched. If the collection is empty, '
                 'run the cells that fill it first; with a video filter, try all videos.</div>')
     rows = "".join(_row(rank, hit, videos.get(hit.video_id), thumbnail_width, player_width,
-                        thumbnail_cache) for rank, hit in enumerate(hits, start=1))
+                        thumbnail_cache, media_base) for rank, hit in enumerate(hits, start=1))
     # data-query lets a browser test wait for the rows of *its* query, not the previous ones.
     return (f'<div class="course-hits" data-query="{html.escape(query, quote=True)}" '
             f'style="display:flex;flex-direction:column;gap:6px">{rows}</div>')

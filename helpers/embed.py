@@ -5,6 +5,7 @@ embedding cache (``helpers.cache``), and a journal of unfinished tasks (a rerun 
 
 from __future__ import annotations
 
+import base64
 import logging
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -13,27 +14,30 @@ from pathlib import Path
 import numpy as np
 from tqdm.auto import tqdm
 from twelvelabs import TwelveLabs
-from twelvelabs.types import (AsyncVideoInputRequest, MediaSource, TextInputRequest, VideoSegmentation_Fixed,
-                              VideoSegmentationFixedFixed)
+from twelvelabs.types import (AsyncVideoInputRequest, ImageInputRequest, MediaSource, TextImageInputRequest,
+                              TextInputRequest, VideoSegmentation_Fixed, VideoSegmentationFixedFixed)
+
+from coursekit import limits
 
 from . import retry
 from .cache import file_sha256, text_key, video_key
 from .client import Course, course_of
-from .errors import EmbeddingError
+from .errors import EmbeddingError, VideoError
 from .logs import redact
-from .media import Video, check_video
-from .segments import Segment
+from .media import Video, check_image, check_video
+from .segments import Segment, video_id_problem
 
 log = logging.getLogger(__name__)
 
 MODEL = "marengo3.0"
-# Marengo 3.0 cuts videos into clips of 2-10 s.
-MIN_CLIP, MAX_CLIP = 2, 10
 
-def _check_clip_length(clip_length: float) -> None:
-    if not MIN_CLIP <= clip_length <= MAX_CLIP:
-        raise EmbeddingError(f"clip_length={clip_length}: Marengo cuts videos into clips of {MIN_CLIP}-{MAX_CLIP} "
-                             "s. Pick a value in that range (6 is a good start).")
+
+def check_inputs(clip_length: object, video_id: object = None) -> None:
+    """Refuse a clip length Marengo does not take, or an empty video id, before any upload."""
+    if problem := limits.clip_length_problem(clip_length):
+        raise EmbeddingError(f"{problem}.")
+    if video_id is not None and (problem := video_id_problem(video_id)):
+        raise VideoError(problem)
 
 
 def _upload(client: TwelveLabs, course: Course, path: Path, timeout: float, show_bar: bool) -> str:
@@ -167,13 +171,14 @@ def embed_video_result(client: TwelveLabs, path: str | Path, *, video_id: str | 
     """``embed_video``, also saying whether the answer was cached (``ingest`` reports it, and
     passes its own ``course`` so that Ctrl-C cancels it)."""
     path = Path(path)
+    check_inputs(clip_length, video_id)
     info = check_video(path)  # before any upload: a bad file costs nothing
-    _check_clip_length(clip_length)
     options, scopes = list(options), list(scopes)
     course = course or course_of(client)
     key = fields = items = None
+    content = file_sha256(path)  # what the video id will hold: the store refuses to mix two files
     if course.cache is not None:
-        key, fields = video_key(file_sha256(path), model=MODEL, clip_length=clip_length,
+        key, fields = video_key(content, model=MODEL, clip_length=clip_length,
                                 options=options, scopes=scopes, source=course.source)
         items = course.cache.get_video(key)
     cached = items is not None
@@ -185,9 +190,9 @@ def embed_video_result(client: TwelveLabs, path: str | Path, *, video_id: str | 
         if course.cache is not None:
             course.cache.put_video(key, fields, items)
             course.cache.forget_task(key)
-    video_id = video_id or path.stem
-    segments = [Segment(video_id, i["start_sec"], i["end_sec"], i["scope"], i["option"], tuple(i["vector"]), title)
-                for i in items]
+    video_id = path.stem if video_id is None else video_id
+    segments = [Segment(video_id, i["start_sec"], i["end_sec"], i["scope"], i["option"], tuple(i["vector"]), title,
+                        content) for i in items]
     log.info("Embedded %s: %d segments of dimension %d%s", path.name, len(segments),
              segments[0].dimension, " (cached)" if cached else "")
     return EmbedResult(segments, cached)
@@ -212,8 +217,8 @@ def embed_videos(client: TwelveLabs, videos: Iterable[Video], **options) -> list
 
 def embed_text(client: TwelveLabs, text: str) -> np.ndarray:
     """A text query's vector, in the same space as the video segments."""
-    if not text or not text.strip():
-        raise EmbeddingError("The query text is empty: type a few words describing what to find.")
+    if problem := limits.text_problem(text):
+        raise EmbeddingError(f"{problem}.")
     course = course_of(client)
     key = fields = None
     if course.cache is not None:
@@ -239,3 +244,25 @@ def embed_clip(client: TwelveLabs, path: str | Path, *, clip_length: float = 6,
     segments = embed_video(client, path, clip_length=clip_length, scopes=("clip", "asset"), timeout=timeout)
     vector = np.asarray(next(s for s in segments if s.scope == "asset").vector)
     return (vector / np.linalg.norm(vector)).astype(np.float32)
+
+
+def embed_image(client: TwelveLabs, path: str | Path, text: str | None = None) -> np.ndarray:
+    """A picture's vector (``input_type="image"``) or, with ``text``, one vector for the words and
+    the picture together (``"text_image"``), in the video segments' space. The file goes inline as
+    base64 (one call, no upload), checked against the image limits first."""
+    path = Path(path)
+    source = MediaSource(base64_string=base64.b64encode(check_image(path)).decode("ascii"))
+    if text is None:
+        request = {"input_type": "image", "image": ImageInputRequest(media_source=source)}
+    elif not text.strip():
+        raise EmbeddingError("The query text is empty: type a few words, or search by the image alone.")
+    else:
+        request = {"input_type": "text_image", "text_image": TextImageInputRequest(media_source=source,
+                                                                                  input_text=text)}
+    course = course_of(client)
+    answer = retry.call(f"Embedding the image {path.name}" + (f" with {text!r}" if text else ""),
+                        lambda: client.embed.v_2.create(model_name=MODEL, **request),
+                        course.policy, cancel=course.cancel)
+    if not answer.data or not answer.data[0].embedding:
+        raise EmbeddingError(f"The Embed API returned no embedding for the image {path.name}.")
+    return np.asarray([float(x) for x in answer.data[0].embedding], dtype=np.float32)

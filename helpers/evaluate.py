@@ -19,14 +19,36 @@ class QueryResult:
     hits: tuple[Hit, ...]
 
     def first_relevant_rank(self) -> int | None:
-        for rank, hit in enumerate(self.hits, start=1):
-            if self.query.is_relevant(hit.video_id, hit.start_sec, hit.end_sec):
-                return rank
-        return None
+        return first_relevant_rank(self.hits, self.query)
 
     def found_within(self, k: int) -> bool:
         rank = self.first_relevant_rank()
         return rank is not None and rank <= k
+
+
+def relevance(hits: Sequence[Hit], query: Query) -> list[bool]:
+    """For each hit, best first: does it overlap a stretch where a person saw the query's answer?"""
+    return [query.is_relevant(h.video_id, h.start_sec, h.end_sec) for h in hits]
+
+
+def first_relevant_rank(hits: Sequence[Hit], query: Query) -> int | None:
+    return next((rank for rank, ok in enumerate(relevance(hits, query), start=1) if ok), None)
+
+
+def ranks_note(hit_lists: Mapping[str, Sequence[Hit]], query: Query) -> str:
+    """In words, computed from the lists: the rank of each list's first relevant hit."""
+    return "First relevant hit at rank: " + "; ".join(
+        f"{name} {first_relevant_rank(hits, query) or 'none'}" for name, hits in hit_lists.items())
+
+
+def relevance_note(hits: Sequence[Hit], query: Query) -> str:
+    """In words, computed from the hits: is the top hit right, and where are the first right and wrong ones."""
+    right = relevance(hits, query)
+    first = {ok: next((f"rank {i} ({h.video_id} {h.start_sec:g}–{h.end_sec:g} s, score {h.score:.3f})"
+                       for i, (h, r) in enumerate(zip(hits, right), start=1) if r == ok), f"none in the top {len(hits)}")
+             for ok in (True, False)}
+    return (f"The top hit is one of the relevant stretches: {'yes' if right[:1] == [True] else 'no'}. "
+            f"First relevant hit: {first[True]}; first wrong hit: {first[False]}.")
 
 
 def run_queries(queries: Sequence[Query], search: Callable[[str], list[Hit]]) -> list[QueryResult]:
@@ -114,9 +136,3 @@ def hit_lists_table(hit_lists: Mapping[str, Sequence[Hit]], query: Query | None 
                for name, hits in hit_lists.items()}
     return pd.DataFrame(columns, index=pd.RangeIndex(1, k + 1, name="rank"))
 
-
-def side_by_side(comparison: Mapping[str, Sequence[QueryResult]], index: int, k: int = 5):
-    """The top-``k`` of every method for query number ``index`` (0-based), ✓ for relevant."""
-    results = {name: results[index] for name, results in comparison.items()}
-    query = next(iter(results.values())).query
-    return hit_lists_table({name: r.hits for name, r in results.items()}, query, k)

@@ -21,9 +21,10 @@ from twelvelabs import TwelveLabs
 
 from . import store
 from .client import course_of
-from .embed import embed_video_result
+from .embed import check_inputs, embed_video_result
 from .errors import Cancelled, CourseError, EmbeddingError, StoreError, VideoError
 from .media import Video
+from .segments import describe_short, too_short, video_id_problem
 
 log = logging.getLogger(__name__)
 
@@ -52,6 +53,8 @@ def _items(videos) -> list[_Item]:
     items: list[_Item] = []
     for video in videos:
         if isinstance(video, Video):
+            if problem := video_id_problem(video.id):  # it would become the file's name: another video's id
+                raise VideoError(f"{problem} Nothing was embedded.")
             items.append(_Item(video.id, Path(video.path), video.title))
             continue
         path = Path(video)
@@ -63,23 +66,29 @@ def _items(videos) -> list[_Item]:
             items.extend(_Item(p.stem, p, "") for p in found)
         else:
             items.append(_Item(path.stem, path, ""))
-    seen: dict[str, Path] = {}
+    # One file reached twice (a relative and an absolute path, a folder and a catalog entry) is one
+    # video: the catalog's entry wins, since it carries the title.
+    by_file: dict[Path, _Item] = {}
     for item in items:
+        kept = by_file.setdefault(item.path.resolve(), item)
+        if item.title and not kept.title:
+            by_file[item.path.resolve()] = item
+    seen: dict[str, Path] = {}
+    for item in by_file.values():
         other = seen.setdefault(item.video_id, item.path)
         if other != item.path:
             raise VideoError(f"Two videos would get the id {item.video_id!r} ({other} and {item.path}), and the "
                              "second would overwrite the first's rows. Rename one file, or pass catalog Video "
                              "objects with distinct ids. Nothing was embedded.")
-    # The same file listed twice is one video.
-    return list({i.video_id: i for i in items}.values())
+    return list(by_file.values())
 
 
 class _Writer:
     """Serialises writes to Milvus (one client, many workers), creates the collection once the
     first vectors tell us their dimension, and counts the videos stored."""
 
-    def __init__(self, milvus, collection: str):
-        self.milvus, self.collection = milvus, collection
+    def __init__(self, milvus, collection: str, replace: bool):
+        self.milvus, self.collection, self.replace = milvus, collection, replace
         self._lock = threading.Lock()
         self.dimension: int | None = None
         self.stored = 0
@@ -97,7 +106,7 @@ class _Writer:
             if self.stored == 0:
                 store.ensure_collection(self.milvus, self.collection, segments[0].dimension)
                 self.dimension = segments[0].dimension
-            written = store.upsert_segments(self.milvus, self.collection, segments)
+            written = store.upsert_segments(self.milvus, self.collection, segments, replace=self.replace)
             self.stored += 1
             return written
 
@@ -105,16 +114,18 @@ class _Writer:
 def ingest(client: TwelveLabs, milvus, collection: str, videos: Iterable | str | Path, *,
            clip_length: float = 6, concurrency: int = DEFAULT_CONCURRENCY,
            options: Iterable[str] = ("visual",), scopes: Iterable[str] = ("clip", "asset"),
-           timeout: float = 900.0) -> pd.DataFrame:
+           timeout: float = 900.0, replace: bool = False) -> pd.DataFrame:
     """Embed ``videos`` (a folder, paths, or catalog ``Video``s) and upsert them into ``collection``;
     one row per video: ``video``, ``outcome`` (embedded / cached / failed), ``segments`` written,
-    ``reason`` for a failure. Raises ``StoreError`` if Milvus refuses a write (what was embedded
-    is cached: fix Milvus and run again)."""
+    ``reason`` for a failure (a video id that already holds other footage is one, unless
+    ``replace=True``), or which segments were too short to store (``MIN_SEGMENT_SEC``). Raises
+    ``StoreError`` if Milvus refuses a write (what was embedded is cached: fix Milvus and run again)."""
     if not isinstance(concurrency, int) or concurrency < 1:
         raise ValueError(f"concurrency must be a whole number of at least 1, not {concurrency!r}")
+    check_inputs(clip_length)  # once, before anything: every video would fail the same way
     items = _items(videos)
     options, scopes = tuple(options), tuple(scopes)
-    writer = _Writer(milvus, collection)
+    writer = _Writer(milvus, collection, replace)
     course = course_of(client)
     course.cancel.clear()  # a previous interrupt must not cancel this batch
     # As embed.py does: no widget in replay, whose outputs are compared.
@@ -126,6 +137,9 @@ def ingest(client: TwelveLabs, milvus, collection: str, videos: Iterable | str |
                                         clip_length=clip_length, options=options, scopes=scopes,
                                         timeout=timeout, show_bar=False, course=course)
             written = writer.write(result.segments)  # a StoreError ends the batch (see below)
+        except store.VideoIdTaken as err:  # that video's problem, not Milvus': a row, like any other
+            log.error("Ingest: %s not stored: %s", item.video_id, err)
+            return {"video": item.video_id, "outcome": "failed", "segments": 0, "reason": str(err)}
         except (StoreError, Cancelled):
             raise
         except Exception as err:  # one video's failure is a row, not the end of the batch
@@ -133,7 +147,7 @@ def ingest(client: TwelveLabs, milvus, collection: str, videos: Iterable | str |
             log.error("Ingest: %s failed: %s", item.video_id, err, exc_info=not isinstance(err, CourseError))
             return {"video": item.video_id, "outcome": "failed", "segments": 0, "reason": str(err)}
         return {"video": item.video_id, "outcome": "cached" if result.cached else "embedded",
-                "segments": written, "reason": ""}
+                "segments": written, "reason": describe_short(too_short(result.segments))}
 
     rows: dict[str, dict] = {}
     pool = ThreadPoolExecutor(max_workers=min(concurrency, max(1, len(items))), thread_name_prefix="ingest")

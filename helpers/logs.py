@@ -13,6 +13,7 @@ from pathlib import Path
 
 from coursekit.redact import REDACTED, RedactingFilter, add_secret, redact  # noqa: F401
 
+from .errors import ConfigError
 from .settings import ROOT
 
 LOG_DIR = ROOT / "logs"
@@ -29,6 +30,13 @@ FORMAT = "%(asctime)s %(levelname)-7s %(name)s [%(process)d %(threadName)s] %(me
 class _CourseHandler(RotatingFileHandler):
     """Marks the handler this module installed, so configuring twice replaces it."""
 
+    def handleError(self, record: logging.LogRecord) -> None:
+        # The default prints "--- Logging error ---" and a traceback under the cell, for every
+        # record. A log that stops being writable (disk full, folder gone) is dropped, once.
+        for name in LOGGERS:
+            logging.getLogger(name).removeHandler(self)
+        _say_no_log(self.baseFilename, "it stopped accepting lines")
+
 
 def _installed() -> list[logging.Handler]:
     return [h for h in logging.getLogger(LOGGERS[0]).handlers if isinstance(h, _CourseHandler)]
@@ -42,7 +50,12 @@ def configure_logging(level: int | str = "INFO", *, directory: str | Path | None
     re-runs its first cell does not write every line twice. Returns the log file's path.
     """
     path = Path(directory or LOG_DIR) / LOG_FILE
-    path.parent.mkdir(parents=True, exist_ok=True)
+    try:  # opened once now: a folder that cannot be written is found here, not at every record
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.open("a", encoding="utf-8").close()
+    except OSError as err:
+        raise ConfigError(f"The log file {path} cannot be written ({err.strerror or err}): pass "
+                          "directory= a folder you can write, or work without a log.") from err
     handler = _CourseHandler(path, maxBytes=max_bytes, backupCount=backups, encoding="utf-8", delay=True)
     handler.setFormatter(logging.Formatter(FORMAT))
     handler.addFilter(RedactingFilter())
@@ -69,5 +82,17 @@ def ensure_logging() -> Path | None:
         return Path(installed[0].baseFilename)
     try:
         return configure_logging()
-    except OSError:  # a read-only checkout still runs; it just keeps no log
+    except ConfigError as err:  # a read-only checkout still runs; it just keeps no log
+        _say_no_log(LOG_DIR / LOG_FILE, str(err.__cause__.strerror or err.__cause__))
         return None
+
+
+_warned: set[str] = set()
+
+
+def _say_no_log(path, why: str) -> None:
+    """One warning per log file that cannot be written (it reaches stderr: there is no log)."""
+    if str(path) not in _warned:
+        _warned.add(str(path))
+        logging.getLogger(__name__).warning("The course keeps no log file this session: %s cannot be "
+                                            "written (%s). Everything else works.", path, why)

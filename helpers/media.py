@@ -120,6 +120,8 @@ def check_video(path: str | os.PathLike, clip_length: float | None = None) -> Vi
                          "clips are in data/videos/ (`load_catalog()` gives their full paths).")
     if not path.is_file():
         raise VideoError(f"{path} is a folder, not a video file: pass the path of one .mp4 file.")
+    if problem := limits.upload_problem(path.stat().st_size):  # before reading it: the size alone decides
+        raise VideoError(f"{path.name} cannot be uploaded: {problem}.")
     try:
         info = probe.probe(path)
     except VideoError as err:
@@ -132,6 +134,23 @@ def check_video(path: str | os.PathLike, clip_length: float | None = None) -> Vi
         raise VideoError(f"{info.path.name} cannot be embedded: {'; '.join(problems)}. "
                          f"({limits.video_rules()}: ffmpeg can cut, scale or pad a video to fit.)")
     return info
+
+
+def check_image(path: str | os.PathLike) -> bytes:
+    """The bytes of a JPEG or PNG the Embed API accepts as an image query (format, size, weight)."""
+    path = Path(path)
+    if not path.is_file():
+        raise VideoError(f"Image file not found: {path}. Check the path (a still frame can be cut from a video "
+                         "with helpers.thumbnails.still).")
+    data = path.read_bytes()
+    kind = probe.image_type(data)
+    if kind is None:
+        raise VideoError(f"{path.name} is not a JPEG or PNG image; convert it first (Pillow or ffmpeg can).")
+    info = probe.decode_image(data)[1]
+    problems = limits.image_problems(info.width, info.height, len(data), kind)
+    if problems:
+        raise VideoError(f"{path.name} cannot be a query: {'; '.join(problems)}.")
+    return data
 
 
 # Chapters written before helpers.display existed import these from here.

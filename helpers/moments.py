@@ -104,10 +104,12 @@ def best_moments(client: Any, name: str, vector: Sequence[float], *, limit: int 
     return [moments_in_video(client, name, vector, h.video_id, margin=margin, gap_sec=gap_sec)[0] for h in videos]
 
 
-def moments_table(moments: Iterable[Moment]):
-    """Moments as a table: rank, video, seconds, length, score, segments joined."""
+def moments_table(moments: Iterable[Moment], query: Any = None):
+    """Moments as a table: rank, video, seconds, length, score, segments joined; with a catalog
+    ``query``, whether each moment overlaps one of its annotated intervals (``relevant``)."""
     rows = [{"video": m.video_id, "start_s": round(m.start_sec, 1), "end_s": round(m.end_sec, 1),
-             "length_s": round(m.duration_sec, 1), "score": round(m.score, 3), "segments": len(m.segments)}
+             "length_s": round(m.duration_sec, 1), "score": round(m.score, 3), "segments": len(m.segments),
+             **({"relevant": query.is_relevant(m.video_id, m.start_sec, m.end_sec)} if query is not None else {})}
             for m in moments]
     return pd.DataFrame(rows, index=pd.RangeIndex(1, len(rows) + 1, name="rank"))
 

@@ -382,20 +382,3 @@ def create_once(what: str, send: Callable[[], T], find: Callable[[datetime], T |
     message = f"{what} lost its answer {policy.attempts} times ({lost}). Check your network and run the cell again."
     log.error("%s", message)
     raise EmbeddingError(message)
-
-
-def wait_until_ready(fetch, *, every=5.0, timeout=900.0):
-    """Call ``fetch()`` until what it returns is ``ready``, and return that. ``failed`` raises
-    with the API's reason; any other status (``processing``, ``queued``, ...) is asked again
-    every ``every`` seconds until ``timeout`` seconds have passed."""
-    deadline = time.monotonic() + timeout
-    while True:
-        current = fetch()
-        if current.status == "ready":
-            return current
-        if current.status == "failed":
-            reason = getattr(getattr(current, "error", None), "message", None) or "no reason given"
-            raise RuntimeError(f"{getattr(current, 'id', 'the item')} failed: {reason}")
-        if time.monotonic() + every > deadline:
-            raise TimeoutError(f"still {current.status!r} after {timeout:.0f} s: ask again later")
-        time.sleep(every)

@@ -3,8 +3,11 @@ where the course keeps its files. No other helper reads ``os.environ``; each is 
 
 from __future__ import annotations
 
+import codecs
 import getpass
+import io
 import os
+import re
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -36,6 +39,8 @@ class Settings:
     data_dir: Path = ROOT / "data"
     #: The key, when one was found without asking. ``repr=False``: never printed by accident.
     api_key: str | None = field(default=None, repr=False)
+    #: what is wrong with the key that was found (in words, without the key), or ""
+    key_problem: str = ""
     #: why this mode was chosen, in words (shown by 00_setup)
     reason: str = ""
 
@@ -55,16 +60,16 @@ class Settings:
 
 
 def load_settings(environ: dict[str, str] | None = None, root: Path = ROOT) -> Settings:
-    """Build the settings from the environment (and ``.env``, which never overrides it)."""
-    path = root / ".env"
-    env = {k: v for k, v in dotenv_values(path).items() if v} if path.is_file() else {}
-    env.update(os.environ if environ is None else environ)
+    """Build the settings from the environment (and ``.env``, which never overrides it). A blank
+    variable counts as unset, so ``TWELVE_LABS_API_KEY=`` in a shell does not hide the ``.env`` key."""
+    env = read_env_file(root / ".env")
+    env.update({k: v for k, v in (os.environ if environ is None else environ).items() if v and v.strip()})
 
-    key = (env.get(KEY_VARIABLE) or "").strip() or None
+    key, key_problem = clean_key(env.get(KEY_VARIABLE) or "")
     mode = (env.get("TL_MODE") or "").strip().lower()
     if mode:
         reason = f"TL_MODE={mode}"
-    elif key:
+    elif key or key_problem:
         mode, reason = "live", f"{KEY_VARIABLE} is set and TL_MODE is not"
     else:
         mode, reason = "replay", f"no {KEY_VARIABLE} and no TL_MODE: recorded answers"
@@ -75,13 +80,89 @@ def load_settings(environ: dict[str, str] | None = None, root: Path = ROOT) -> S
     if record_from not in RECORD_SOURCES:
         raise ConfigError(f"TL_RECORD_FROM={record_from!r}: use 'live' (the real API, needs a key) "
                           "or 'local' (the offline stand-in).")
-    recordings = Path(env.get("TL_RECORDINGS_DIR") or root / "data" / "recordings")
-    return Settings(mode=mode, record_from=record_from, recordings_dir=recordings,
-                    milvus_uri=(env.get("MILVUS_URI") or "").strip() or None,
+    return Settings(mode=mode, record_from=record_from,
+                    recordings_dir=folder(env, "TL_RECORDINGS_DIR", root / "data" / "recordings", root),
+                    milvus_uri=milvus_uri(env.get("MILVUS_URI") or "", root),
                     milvus_token=(env.get("MILVUS_TOKEN") or "").strip() or None,
-                    stores_dir=Path(env.get("COURSE_STORES_DIR") or root / ".stores"),
-                    cache_dir=Path(env.get("COURSE_CACHE_DIR") or root / ".cache"),
-                    data_dir=root / "data", api_key=key, reason=reason)
+                    stores_dir=folder(env, "COURSE_STORES_DIR", root / ".stores", root),
+                    cache_dir=folder(env, "COURSE_CACHE_DIR", root / ".cache", root),
+                    data_dir=root / "data", api_key=key, key_problem=key_problem, reason=reason)
+
+
+# --- Reading what people type -------------------------------------------------------------
+#: What Windows Notepad saves: UTF-8 (with or without a BOM), "Unicode" (UTF-16 LE or BE, with a
+#: BOM) and "ANSI" (cp1252 in Western locales). A BOM decides; without one, UTF-8, then cp1252.
+_BOMS = ((codecs.BOM_UTF8, "utf-8-sig"), (codecs.BOM_UTF16_LE, "utf-16"), (codecs.BOM_UTF16_BE, "utf-16"))
+
+
+def read_env_file(path: Path) -> dict[str, str]:
+    """The non-empty values of a ``.env`` file in any encoding Notepad writes (none if no file)."""
+    if not path.is_file():
+        return {}
+    data = path.read_bytes()
+    encodings = [e for bom, e in _BOMS if data.startswith(bom)] or ["utf-8", "cp1252"]
+    if encodings[0] != "utf-16" and b"\x00" in data:
+        raise ConfigError(f"{path} holds NUL bytes: it looks like UTF-16 saved without a byte-order mark. "
+                          "Open .env in a text editor and save it as UTF-8.")
+    for encoding in encodings:
+        try:
+            text = data.decode(encoding)
+            break
+        except UnicodeDecodeError:
+            continue
+    else:
+        raise ConfigError(f"{path} is not text in {' or '.join(encodings)}, so its settings cannot be read. "
+                          "Open .env in a text editor and save it as UTF-8.")
+    return {k: v for k, v in dotenv_values(stream=io.StringIO(text)).items() if v}
+
+
+_QUOTES = {'"': '"', "'": "'", "\u201c": "\u201d", "\u2018": "\u2019"}
+#: A space before '#' starts a comment: `export KEY=tlk_… # mine` and Jupyter's `%env` keep it.
+_TRAILING_COMMENT = re.compile(r"\s+#.*$", re.DOTALL)
+
+
+def clean_key(raw: str) -> tuple[str | None, str]:
+    """``(key, problem)``: the key without the surrounding whitespace, quotes or trailing comment
+    it was pasted with, or ``(None, why it cannot be a key)``. The key itself is never quoted."""
+    key = _TRAILING_COMMENT.sub("", raw.strip()).strip()
+    if len(key) >= 2 and _QUOTES.get(key[0]) == key[-1]:
+        key = _TRAILING_COMMENT.sub("", key[1:-1].strip()).strip()
+    if not key:
+        return None, ""
+    odd = next((c for c in key if c.isspace() or c in "\"'#\u201c\u201d\u2018\u2019" or not c.isascii()
+                or not c.isprintable()), None)
+    if odd is None:
+        return key, ""
+    what = "a space" if odd == " " else repr(odd) if odd.isprintable() else f"the character U+{ord(odd):04X}"
+    return None, (f"{KEY_VARIABLE} holds {what} inside it, which no API key has: it was not sent. Copy "
+                  "the key again from the Twelve Labs dashboard and put it alone after the '=' "
+                  f"({KEY_VARIABLE}=tlk_…), in .env or in your environment.")
+
+
+def folder(env: dict[str, str], name: str, default: Path, root: Path = ROOT) -> Path:
+    """The folder setting ``name`` as one absolute path: ``~`` expanded, a relative path taken
+    from the repo root (where ``.env`` is), so every notebook, script and raw client agrees."""
+    value = (env.get(name) or "").strip()
+    path = Path(value).expanduser() if value else Path(default)
+    return (root / path).resolve() if not path.is_absolute() else path.resolve()
+
+
+#: What MILVUS_URI may name: a server, or a Milvus Lite store (a folder path ending in ``.db``).
+SERVER_SCHEMES = ("http://", "https://", "tcp://", "unix:")
+
+
+def milvus_uri(value: str, root: Path = ROOT) -> str | None:
+    """``MILVUS_URI`` as ``store.connect`` and a raw ``MilvusClient`` both open it: a server URI as
+    typed, a Lite path made absolute. One the course cannot use is refused, quoted as typed."""
+    typed = value.strip()
+    if not typed:
+        return None
+    if typed.lower().startswith(SERVER_SCHEMES):
+        return typed
+    if re.match(r"^[A-Za-z][\w+.-]*:(//|\d)", typed) or not typed.endswith(".db"):
+        raise ConfigError(f"MILVUS_URI={typed!r} is neither a Milvus server (http://host:19530) nor a Milvus "
+                          "Lite store (a path ending in .db): fix it, or unset it to use the course's own stores.")
+    return str(folder({"MILVUS_URI": typed}, "MILVUS_URI", Path(typed), root))
 
 
 def _can_prompt() -> bool:
@@ -103,11 +184,16 @@ def resolve_api_key(settings: Settings, prompt: bool = True) -> str:
     (``getpass``, not echoed) when a person can answer it; a typed key lives in memory only."""
     if settings.api_key:
         return settings.api_key
+    if settings.key_problem:
+        raise ConfigError(settings.key_problem)
     if prompt and _can_prompt():
         try:
             typed = getpass.getpass("Twelve Labs API key (not echoed, not stored): ").strip()
         except (EOFError, KeyboardInterrupt, OSError):
             typed = ""
+        typed, problem = clean_key(typed)
+        if problem:
+            raise ConfigError(problem)
         if typed:
             return typed
     raise ConfigError(

@@ -25,7 +25,7 @@ from coursekit import lite
 from helpers.capabilities import (FEATURES, IndexChoice, ServerInfo, describe_version,  # noqa: F401
                                  recommended_index, require_feature, server_info)
 from helpers.errors import StoreError
-from helpers.segments import Hit, Segment
+from helpers.segments import Hit, Segment, describe_short, too_short, video_id_problem
 
 logger = logging.getLogger(__name__)
 
@@ -58,9 +58,11 @@ ANALYZER_PARAMS = {"tokenizer": "standard",
 # VARCHAR limits in bytes of UTF-8, checked before writing so a long title fails clearly.
 _MAX_ID, _MAX_VIDEO_ID, _MAX_SHORT, _MAX_TITLE, _MAX_TEXT = 1024, 512, 64, 2048, 8192
 OUTPUT_FIELDS = ("video_id", "start_sec", "end_sec", "scope", "option", "title")
+#: The sha256 of the file a video id's rows came from: how a write knows an id holds other footage.
+CONTENT_FIELD = "content"
 SCHEMA_TYPES = {"id": DataType.VARCHAR, "vector": DataType.FLOAT_VECTOR, "video_id": DataType.VARCHAR,
                 "start_sec": DataType.FLOAT, "end_sec": DataType.FLOAT, "scope": DataType.VARCHAR,
-                "option": DataType.VARCHAR, "title": DataType.VARCHAR}
+                "option": DataType.VARCHAR, "title": DataType.VARCHAR, CONTENT_FIELD: DataType.VARCHAR}
 TEXT_TYPES = {TEXT_FIELD: DataType.VARCHAR, SPARSE_FIELD: DataType.SPARSE_FLOAT_VECTOR}
 
 # --- Connecting ---------------------------------------------------------------------------
@@ -68,7 +70,7 @@ def connect(uri: str | Path, token: str | None = None, *, timeout: float = CONNE
     """Open a Milvus Lite store (a path ending in ``.db``) or a Milvus server (``http(s)://``)."""
     text = str(uri)
     if not text.lower().startswith(("http://", "https://", "tcp://", "unix:")):
-        return lite.open_store(Path(text).expanduser().absolute(), _reason)
+        return lite.open_store(Path(text).expanduser().absolute(), _reason, text)
     start = time.monotonic()
     with lite.quiet():
         try:
@@ -139,6 +141,7 @@ def _schema(client: MilvusClient, dimension: int, partition_key: str | None, tex
     schema.add_field("scope", DataType.VARCHAR, max_length=_MAX_SHORT, **key["scope"])
     schema.add_field("option", DataType.VARCHAR, max_length=_MAX_SHORT, **key["option"])
     schema.add_field("title", DataType.VARCHAR, max_length=_MAX_TITLE)
+    schema.add_field(CONTENT_FIELD, DataType.VARCHAR, max_length=_MAX_SHORT)
     if text:
         schema.add_field(TEXT_FIELD, DataType.VARCHAR, max_length=_MAX_TEXT, enable_analyzer=True,
                          analyzer_params=ANALYZER_PARAMS)
@@ -171,17 +174,24 @@ def _check_fits(client, name, dimension, partition_key, text) -> None:
     if existing is not None and int(existing) != dimension:
         raise StoreError(f"Collection {name!r} holds {existing}-d vectors ({count(client, name)} rows), but you asked "
                          f"for {dimension}-d: vectors from different models cannot be compared. {_RESET}")
-    wanted = {**SCHEMA_TYPES, **(TEXT_TYPES if text else {})}
-    wrong = sorted(set(wanted) ^ set(fields) | {n for n in wanted if n in fields and fields[n]["type"] != wanted[n]})
-    if wrong or not fields["id"].get("is_primary"):
-        hint = " (a text collection: pass text=True)" if set(wrong) == set(TEXT_TYPES) else ""
-        raise StoreError(f"Collection {name!r} exists but does not fit (fields that differ: "
-                         f"{', '.join(wrong) or 'the primary key'}){hint}. {_RESET}")
+    _check_fields(name, fields, text)
     existing_key = _partition_key_of(fields.values())
     if partition_key is not None and existing_key != partition_key:
         has = f"with partition key {existing_key!r}" if existing_key else "without a partition key"
         raise StoreError(f"Collection {name!r} exists {has}, but you asked for partition_key={partition_key!r}, "
                          f"which is fixed when a collection is created. {_RESET}")
+
+def _check_fields(name: str, fields: Mapping[str, Any], text: bool) -> None:
+    """Refuse a collection whose fields are not the course's (made another way, or by an older
+    version): every reader and writer would fail on it, or silently find nothing."""
+    wanted = {**SCHEMA_TYPES, **(TEXT_TYPES if text else {})}
+    # A collection made before the content field keeps working; its ids are just not checked.
+    present = set(fields) | {CONTENT_FIELD}
+    wrong = sorted(set(wanted) ^ present | {n for n in wanted if n in fields and fields[n]["type"] != wanted[n]})
+    if wrong or not fields["id"].get("is_primary"):
+        hint = " (a text collection: pass text=True)" if set(wrong) == set(TEXT_TYPES) else ""
+        raise StoreError(f"Collection {name!r} exists but does not fit (fields that differ: "
+                         f"{', '.join(wrong) or 'the primary key'}){hint}. {_RESET}")
 
 def _partition_key_of(fields: Iterable[Mapping[str, Any]]) -> str | None:
     return next((f["name"] for f in fields if f.get("is_partition_key")), None)
@@ -204,8 +214,7 @@ def ready(client: MilvusClient, name: str, *, text: bool = False) -> dict[str, A
         raise StoreError(f"There is no collection {name!r} in this store. Run the notebook that "
                          "builds it first, or call store.ensure_collection and store.upsert_segments.")
     fields = {f["name"]: f for f in client.describe_collection(name)["fields"]}
-    if "dim" not in fields.get("vector", {}).get("params", {}):
-        raise StoreError(f"Collection {name!r} has no 'vector' field: it was not made by this course.")
+    _check_fields(name, fields, SPARSE_FIELD in fields)
     if text and SPARSE_FIELD not in fields:
         raise StoreError(f"Collection {name!r} has no BM25 field: make it with ensure_collection(..., text=True).")
     ensure_loaded(client, name)
@@ -249,16 +258,28 @@ def segment_id(segment: Segment) -> str:
     key = _KEY_UNSAFE.sub(lambda m: quote(m.group(), safe=""), str(segment.video_id))
     return f"{key}|{start:.{ID_DECIMALS}f}|{end:.{ID_DECIMALS}f}|{segment.scope}|{segment.option}"
 
+class VideoIdTaken(StoreError):
+    """A video id already names other footage: writing would silently replace that video."""
+
+
 def upsert_segments(client: MilvusClient, name: str, segments: Iterable[Segment], *,
-                    texts: Mapping[str, str] | None = None, batch_size: int = DEFAULT_BATCH_SIZE) -> int:
+                    texts: Mapping[str, str] | None = None, batch_size: int = DEFAULT_BATCH_SIZE,
+                    replace: bool = False) -> int:
     """Write ``segments`` (made unit length) as each video's complete set of rows; the number written.
 
-    A video's old rows that are not among the new (another clip length, a re-encoded file) are
-    deleted *after* the new rows are written, so a failure part-way never leaves it without rows.
-    All checks run before the first write. ``texts``: video id -> words, for a text collection."""
+    Segments shorter than ``segments.MIN_SEGMENT_SEC`` are left out, with a log line (so the number
+    written can be smaller than the number given). The same footage again (another clip length,
+    say) overwrites its own rows; an id that holds *other* footage (``Segment.content``) is refused
+    unless ``replace=True``. A video's old rows that are not among the new are deleted *after* the
+    new rows are written, so a failure part-way never leaves it without rows. All checks run before
+    the first write. ``texts``: video id -> words, for a text collection."""
     if batch_size <= 0:
         raise StoreError(f"batch_size must be positive, not {batch_size}.")
     segments = list(segments)
+    short = too_short(segments)
+    if short:
+        logger.warning("Writing to %r: %s", name, describe_short(short))
+        segments = [s for s in segments if s not in short]
     if not segments:
         return 0
     with milvus_errors(f"write to collection {name!r}"):
@@ -272,26 +293,58 @@ def upsert_segments(client: MilvusClient, name: str, segments: Iterable[Segment]
             if not 0 < len(row[TEXT_FIELD].encode("utf-8")) <= _MAX_TEXT:
                 raise StoreError(f"The text of {row['video_id']!r} is missing or over {_MAX_TEXT} bytes: "
                                  "nothing was written.")
+        existing = _claim_ids(client, name, CONTENT_FIELD in fields, segments, rows, replace)
         written = sum(int(client.upsert(name, rows[i:i + batch_size]).get("upsert_count", 0))
                       for i in range(0, len(rows), batch_size))
-        videos = sorted({row["video_id"] for row in rows})
         new = {row["id"] for row in rows}
-        stale = [r["id"] for r in _read(client, name, video_filter(videos), ["id"]) if r["id"] not in new]
+        stale = [r["id"] for r in existing if r["id"] not in new]
         for i in range(0, len(stale), batch_size):
             client.delete(name, ids=stale[i:i + batch_size])
         lite.check_present(client)  # a write into a deleted store is not a write
     logger.info("Upserted %d rows into %r (and removed %d old rows of those videos)", written, name, len(stale))
     return written
 
+def _claim_ids(client: MilvusClient, name: str, checked: bool, segments: Sequence[Segment],
+               rows: list[dict[str, Any]], replace: bool) -> list[dict[str, Any]]:
+    """The stored rows of the videos about to be written, once no id among them holds other
+    footage. A collection made before the content field (``checked=False``) is written unchecked."""
+    videos = sorted({row["video_id"] for row in rows})
+    existing = list(_read(client, name, video_filter(videos), ["id", "video_id", *[CONTENT_FIELD] * checked]))
+    if checked and not replace:
+        _refuse_other_content(name, segments, existing)
+    for row in rows if not checked else ():
+        del row[CONTENT_FIELD]
+    return existing
+
+def _refuse_other_content(name: str, segments: Sequence[Segment], existing: Iterable[Mapping[str, Any]]) -> None:
+    """Refuse a video id given to footage other than what it holds (or to two files in one call)."""
+    stored: dict[str, set[str]] = {}
+    for row in existing:
+        stored.setdefault(row["video_id"], set()).add(row[CONTENT_FIELD])
+    new: dict[str, set[str]] = {}
+    for s in segments:
+        new.setdefault(str(s.video_id), set()).add(str(s.content))
+    for video, contents in new.items():
+        known, held = contents - {""}, stored.get(video, set()) - {""}
+        if len(known) > 1 or (held and not known <= held):
+            where = ("is given to two different files in one call" if len(known) > 1
+                     else f"already names other footage in collection {name!r}")
+            raise VideoIdTaken(f"The video id {video!r} {where} (another file, or the same name with other "
+                               "bytes). Nothing was written. Give this video an id of its own (video_id='…', "
+                               "or rename its file), or pass replace=True to replace what that id holds.")
+
 def _rows(segments: Sequence[Segment], dimension: int, name: str) -> list[dict[str, Any]]:
     """Rows for Milvus, after checking everything it would reject or store badly."""
     for i, s in enumerate(segments):
+        if problem := video_id_problem(s.video_id):
+            raise StoreError(f"Segment #{i}: {problem} Nothing was written.")
         where = f"Segment #{i} ({s.video_id!r}, {float(s.start_sec):g}-{float(s.end_sec):g} s, {s.scope}/{s.option})"
         if len(s.vector) != dimension:
             raise StoreError(f"{where} is {len(s.vector)}-d, but collection {name!r} holds {dimension}-d "
                              "vectors. Nothing was written: embed it with the collection's model.")
         for what, value, limit in (("video_id", s.video_id, _MAX_VIDEO_ID), ("scope", s.scope, _MAX_SHORT),
                                    ("option", s.option, _MAX_SHORT), ("title", s.title, _MAX_TITLE),
+                                   (CONTENT_FIELD, s.content, _MAX_SHORT),
                                    ("id", segment_id(s), _MAX_ID)):
             if len(str(value).encode("utf-8")) > limit:
                 raise StoreError(f"{where} has a {what} over {limit} bytes. Nothing was written; shorten it.")
@@ -299,7 +352,8 @@ def _rows(segments: Sequence[Segment], dimension: int, name: str) -> list[dict[s
     unit = unit_vectors([s.vector for s in segments], "segment vector")
     rows = {segment_id(s): {"id": segment_id(s), "vector": v.tolist(), "video_id": str(s.video_id),
                             "start_sec": float(s.start_sec), "end_sec": float(s.end_sec),
-                            "scope": str(s.scope), "option": str(s.option), "title": str(s.title)}
+                            "scope": str(s.scope), "option": str(s.option), "title": str(s.title),
+                            CONTENT_FIELD: str(s.content)}
             for s, v in zip(segments, unit)}
     return list(rows.values())
 
@@ -355,10 +409,10 @@ def all_segments(client: MilvusClient, name: str, *, scope: str | None = "clip",
                  filter: str | None = None) -> list[Segment]:
     """Every stored segment with its (unit) vector, sorted by video and time."""
     with milvus_errors(f"read the segments of {name!r}"):
-        ready(client, name)
-        rows = list(_read(client, name, combine_filters(scope_filter(scope), filter), ["vector", *OUTPUT_FIELDS]))
-    segments = [Segment(r["video_id"], _seconds(r["start_sec"]), _seconds(r["end_sec"]), r["scope"],
-                        r["option"], tuple(float(x) for x in r["vector"]), r["title"]) for r in rows]
+        content = [CONTENT_FIELD] if CONTENT_FIELD in ready(client, name) else []
+        rows = list(_read(client, name, combine_filters(scope_filter(scope), filter), ["vector", *OUTPUT_FIELDS, *content]))
+    segments = [Segment(r["video_id"], _seconds(r["start_sec"]), _seconds(r["end_sec"]), r["scope"], r["option"],
+                        tuple(float(x) for x in r["vector"]), r["title"], r.get(CONTENT_FIELD, "")) for r in rows]
     return sorted(segments, key=lambda s: (s.video_id, s.start_sec, s.end_sec, s.scope, s.option))
 
 def video_segments(client: MilvusClient, name: str, video_id: str, *, scope: str | None = "clip") -> list[Segment]:

@@ -9,6 +9,7 @@ import hashlib
 import io
 import logging
 import os
+import tempfile
 from pathlib import Path
 
 from coursekit.atomic import atomic_write_bytes
@@ -19,6 +20,9 @@ from .settings import load_settings
 log = logging.getLogger(__name__)
 #: how many frames this process decoded (a test proves a second request decodes nothing)
 extractions = 0
+#: Where thumbnails go when the cache folder cannot be written: this session's own temp folder.
+FALLBACK_DIR = Path(tempfile.gettempdir()) / f"course-thumbnails-{os.getpid()}"
+_unwritable: set[Path] = set()  # cache folders already warned about, once each
 
 
 def _key(video: Path, second: float, width: int) -> str:
@@ -57,15 +61,33 @@ def thumbnail(video: str | os.PathLike, second: float, width: int = 160,
     if not video.is_file():
         raise VideoError(f"No video at {video}: check the path (the catalog gives the course's own).")
     cache = Path(cache_dir) if cache_dir is not None else load_settings().cache_dir / "thumbnails"
-    target = cache / f"{video.stem}-{_key(video, second, width)}.jpg"
-    if target.is_file() and target.stat().st_size > 0:
-        return target
+    name = f"{video.stem}-{_key(video, second, width)}.jpg"
+    for done in (cache / name, FALLBACK_DIR / name):
+        if done.is_file() and done.stat().st_size > 0:
+            return done
     encoded = io.BytesIO()
     _decode_frame(video, second, width).save(encoded, format="JPEG", quality=80)
-    atomic_write_bytes(target, encoded.getvalue())  # a half-written file is never a thumbnail
     extractions += 1
-    log.debug("thumbnail %s at %.2f s -> %s", video.name, second, target.name)
+    target = _save(cache / name, encoded.getvalue())
+    log.debug("thumbnail %s at %.2f s -> %s", video.name, second, target)
     return target
+
+
+def _save(target: Path, data: bytes) -> Path:
+    """Write the JPEG atomically (a half-written file is never a thumbnail); where the cache
+    cannot be written (a read-only checkout), into this session's temp folder, with one warning."""
+    try:
+        atomic_write_bytes(target, data)
+        return target
+    except OSError as err:
+        if target.parent not in _unwritable:
+            _unwritable.add(target.parent)
+            log.warning("The thumbnail folder %s cannot be written (%s): keeping this session's thumbnails "
+                        "in %s. Set COURSE_CACHE_DIR to a folder you can write to keep them.",
+                        target.parent, err.strerror or err, FALLBACK_DIR)
+    fallback = FALLBACK_DIR / target.name
+    atomic_write_bytes(fallback, data)
+    return fallback
 
 
 def thumbnail_data_uri(video: str | os.PathLike, second: float, width: int = 160,
@@ -73,3 +95,14 @@ def thumbnail_data_uri(video: str | os.PathLike, second: float, width: int = 160
     """The thumbnail inlined as a ``data:`` URI, for HTML that must stand on its own."""
     data = thumbnail(video, second, width, cache_dir).read_bytes()
     return "data:image/jpeg;base64," + base64.b64encode(data).decode("ascii")
+
+
+def still(video: str | os.PathLike, second: float, target: str | os.PathLike, width: int = 480) -> Path:
+    """Cut the frame at ``second`` of ``video`` into a JPEG at ``target``: a picture to search with."""
+    video, target = Path(video), Path(target)
+    if not video.is_file():
+        raise VideoError(f"No video at {video}: check the path.")
+    encoded = io.BytesIO()
+    _decode_frame(video, second, width).save(encoded, format="JPEG", quality=90)
+    atomic_write_bytes(target, encoded.getvalue())
+    return target

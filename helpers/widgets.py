@@ -44,14 +44,14 @@ class SearchPanel:
                  suggestions: Iterable[str] | None = None, mode: str = "local", top_k: int = 5,
                  max_k: int = 20, query: str = "", video_id: str | None = None,
                  thumbnail_width: int = 120, player_width: int = 320,
-                 thumbnail_cache: Path | None = None):
+                 thumbnail_cache: Path | None = None, media_base: str | None = None):
         self._search_fn, self.mode = search, mode
         self.videos: dict[str, Video] = dict(videos.videos if isinstance(videos, Catalog) else videos)
         self.suggestions: tuple[str, ...] = tuple(dict.fromkeys(suggestions or ()))
         #: in replay only recorded texts can be embedded; ``None`` means any text
         self.allowed = frozenset(self.suggestions) if mode == "replay" else None
         self._row_options = {"thumbnail_width": thumbnail_width, "player_width": player_width,
-                             "thumbnail_cache": thumbnail_cache}
+                             "thumbnail_cache": thumbnail_cache, "media_base": media_base}
         #: the last search's hits, its error message (``None`` when it worked) and its text
         self.hits, self.error, self.last_query = [], None, None
         self.searches, self._driving = 0, False

@@ -24,6 +24,7 @@ from nbclient import NotebookClient
 from helpers import checks
 from helpers.checks import Check
 from helpers.client import make_client
+from helpers.errors import ConfigError
 from helpers.settings import ROOT, Settings, load_settings
 
 GREEN, RED, RESET = "\033[32m", "\033[31m", "\033[0m"
@@ -44,7 +45,7 @@ def api_key_works(settings: Settings) -> Check:
     if not settings.needs_api_key:
         return Check("API key works", True, f"not needed in {settings.mode} mode")
     if not settings.api_key:
-        return Check("API key works", False, "no key to try: set TWELVE_LABS_API_KEY or .env")
+        return Check("API key works", False, settings.key_problem or "no key to try: set TWELVE_LABS_API_KEY or .env")
     try:
         next(iter(make_client(settings).assets.list(page_limit=1)), None)
     except Exception as err:  # report, never raise: the table must finish
@@ -72,8 +73,12 @@ def notebook_runs(name: str = "00_setup", timeout: int = 300) -> Check:
 
 def main() -> int:
     started = time.perf_counter()
-    settings = load_settings()
     color = sys.stdout.isatty() and not os.environ.get("NO_COLOR")
+    try:
+        settings = load_settings()
+    except ConfigError as err:  # every other check reads the settings: this is the one answer
+        print(f"{RED if color else ''}FAIL{RESET if color else ''}  Settings  {err}")
+        return 1
     with tempfile.TemporaryDirectory() as tmp:
         uri = settings.milvus_uri or str(Path(tmp) / "doctor.db")
         results = checks.run_checks(settings, store_uri=uri)

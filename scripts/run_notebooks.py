@@ -44,6 +44,18 @@ def clean(nb: nbformat.NotebookNode) -> nbformat.NotebookNode:
     return nb
 
 
+def failed_cell(nb: nbformat.NotebookNode) -> int | None:
+    """The index (from 0, markdown included) of the first cell whose outputs hold an error."""
+    return next((i for i, cell in enumerate(nb.cells)
+                 if any(o.get("output_type") == "error" for o in cell.get("outputs", []))), None)
+
+
+def chapters(names: list[str]) -> list[Path]:
+    """The chapters, in order; only those whose name starts with one of ``names``, if any."""
+    paths = sorted(NOTEBOOKS.glob("[0-9][0-9]_*.ipynb"))
+    return [p for p in paths if any(p.stem.startswith(n) for n in names)] if names else paths
+
+
 def run(path: Path, write: bool, timeout: int) -> tuple[bool, float, str]:
     nb = nbformat.read(path, as_version=4)
     client = NotebookClient(nb, timeout=timeout, kernel_name="python3", record_timing=False,
@@ -54,7 +66,7 @@ def run(path: Path, write: bool, timeout: int) -> tuple[bool, float, str]:
         client.execute()
         ok, detail = True, ""
     except CellExecutionError as err:
-        ok, detail = False, str(err).strip().splitlines()[-1][:300]
+        ok, detail = False, f"cell {failed_cell(nb)}: " + str(err).strip().splitlines()[-1][:300]
     seconds = time.perf_counter() - started
     if write and ok:
         nbformat.write(clean(nb), path)
@@ -67,9 +79,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--write", action="store_true", help="save outputs into the notebooks")
     parser.add_argument("--timeout", type=int, default=1800, help="seconds per cell")
     args = parser.parse_args(argv)
-    paths = sorted(NOTEBOOKS.glob("[0-9][0-9]_*.ipynb"))
-    if args.names:
-        paths = [p for p in paths if any(p.stem.startswith(n) for n in args.names)]
+    paths = chapters(args.names)
     if not paths:
         print("no notebooks matched", file=sys.stderr)
         return 2

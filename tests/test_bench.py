@@ -109,8 +109,8 @@ def check_embed_concurrency(result: dict) -> None:
 
 
 @smoke
+@pytest.mark.local
 def test_embed_concurrency(tmp_path):
-    pytest.importorskip("onnxruntime", reason="the stand-in needs the [local] extra")
     result = run_bench("embed_concurrency.py", tmp_path)
     assert result["videos"] == 2 and result["requests_per_video"] == 4
     check_embed_concurrency(result)

