@@ -116,3 +116,12 @@ def test_an_older_task_that_fits_is_never_adopted(tmp_path):
     assert faults.count("GET /embed-v2/tasks") == 1  # it looked, and saw only the old one
     assert faults.count("POST /embed-v2/tasks") == 2 and len(api._tasks) == 2 and old in api._tasks
 
+
+
+def test_a_refused_create_is_reported_at_once_without_looking_or_sending_again(tmp_path):
+    # A 400 did not create anything and never will: no list, no second send, the API's words.
+    client, api, faults, _ = rig(tmp_path, {"POST /embed-v2/tasks": [http_status(400, message="bad options")]})
+    with pytest.raises(EmbeddingError, match="answered 400: bad options"):
+        embed_video(client, VIDEO, clip_length=6)
+    assert faults.count("GET /embed-v2/tasks") == 0 and faults.count("POST /embed-v2/tasks") == 1
+    assert not api._tasks

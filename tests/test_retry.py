@@ -183,3 +183,11 @@ def test_the_sdks_own_retries_are_off(tmp_path):
         client.embed.v_2.create(input_type="text", model_name="marengo3.0",
                                 text=TextInputRequest(input_text="a dog"))
     assert len(seen) == 1
+
+
+def test_a_4xx_with_a_text_body_is_not_retried(clock):
+    # A proxy's HTML error page is text, not JSON: only a 2xx with a text body is a garbled answer.
+    fn = failing(ApiError(status_code=400, headers={}, body="<html>400 Bad Request</html>"))
+    with pytest.raises(ApiCallError):
+        retry.call("Embedding", fn, clock.policy())
+    assert fn.state["attempts"] == 1 and clock.sleeps == []

@@ -53,3 +53,16 @@ def test_a_hits_table_shows_each_hits_own_frame_and_whether_it_is_right(tmp_path
     assert isinstance(plain, pd.DataFrame) and plain.loc[1, "title"] == catalog.videos["bikes"].title
     with pytest.raises(ValueError, match="needs the catalog"):
         hits_table(hits, thumbnails=True)
+
+
+def test_a_thumbnail_folder_that_cannot_be_written_is_said_once_in_the_course_log(tmp_path, monkeypatch, course_log):
+    blocker = tmp_path / "read-only"
+    blocker.write_text("a file where the folder would go")
+    monkeypatch.setattr(thumbnails, "FALLBACK_DIR", tmp_path / "fallback")
+    monkeypatch.setattr(thumbnails, "_unwritable", set())
+    video = load_catalog().videos["bikes"].path
+    for second in (0.0, 6.0):
+        assert thumbnails.thumbnail(video, second, width=96, cache_dir=blocker / "cache").parent == tmp_path / "fallback"
+    logged = [line for line in course_log.read_text().splitlines() if "cannot be written" in line]
+    assert len(logged) == 1 and "The thumbnail folder " in logged[0]
+    assert "): keeping this session's thumbnails in " in logged[0]

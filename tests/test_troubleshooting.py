@@ -94,6 +94,9 @@ def _asserted_strings(function: ast.FunctionDef, module: ast.Module) -> list[str
     checked += [k.value for n in ast.walk(function) if isinstance(n, ast.Call) for k in n.keywords
                 if k.arg == "match"]
     names = {n.id for n in ast.walk(function) if isinstance(n, ast.Name)}
+    asserted = {n.id for c in checked for n in ast.walk(c) if isinstance(n, ast.Name)}
+    checked += [n.value for n in ast.walk(function) if isinstance(n, ast.Assign)  # expected = "..."
+                and any(isinstance(t, ast.Name) and t.id in asserted for t in n.targets)]
     checked += [n for n in module.body if isinstance(n, ast.Assign)
                 and any(isinstance(t, ast.Name) and t.id in names and t.id.isupper() for t in n.targets)]
     strings = []
