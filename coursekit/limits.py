@@ -83,8 +83,8 @@ def text_problem(text: str) -> str | None:
     """Why ``text`` cannot be embedded as a query, or ``None``."""
     if not text or not text.strip():
         return "The query text is empty: type a few words describing what to find"
-    if len(text.split()) > MAX_TEXT_TOKENS:
-        return (f"The query text has {len(text.split())} words; Marengo embeds at most {MAX_TEXT_TOKENS} "
+    if (words := len(text.split())) > MAX_TEXT_TOKENS:
+        return (f"The query text has {words} words; Marengo embeds at most {MAX_TEXT_TOKENS} "
                 "tokens (a word is one or more). Shorten it to the few words that describe what to find")
     return None
 

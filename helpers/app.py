@@ -106,7 +106,8 @@ def link(hit: Hit) -> str:
 def moment_line(hit: Hit, with_link: bool = True) -> str:
     """One moment per line: video, start–end, score, and the link that opens it there."""
     line = f"{hit.video_id}  {hit.start_sec:g}–{hit.end_sec:g} s  score {hit.score:.3f}"
-    return f"{line}  {link(hit)}" if with_link and link(hit) else line
+    opens = link(hit) if with_link else ""
+    return f"{line}  {opens}" if opens else line
 
 
 def library(milvus, collection: str = COLLECTION) -> dict[str, Video]:

@@ -49,8 +49,8 @@ class Course:
     poll_every: float = LIVE_POLL_SECONDS
     #: set to stop this client's waits at once (``ingest`` sets it on Ctrl-C)
     cancel: threading.Event = field(default_factory=threading.Event, repr=False)
-    #: who computed the vectors: in replay, the ``source`` of every recording; else ``source``
-    origins: tuple[str, ...] = ()
+    #: in replay, the recordings answered from: their ``source`` fields say who computed the vectors
+    recordings: Path | None = None
 
 
 class CourseClient(TwelveLabs):
@@ -129,8 +129,8 @@ def make_client(settings: Settings | None = None, *, transport: httpx.BaseTransp
     )
     course = client.course
     course.source = source or vector_source(settings, client._client_wrapper.get_base_url())
-    replaying = settings.mode == "replay" and transport is None
-    course.origins = tuple(recorded_sources(settings.recordings_dir)) if replaying else (course.source,)
+    if settings.mode == "replay" and transport is None:
+        course.recordings = settings.recordings_dir
     log.info("Twelve Labs client in %s mode (%s); vectors from %s; cache %s", settings.mode,
              settings.reason, course.source, course.cache.directory if course.cache else "off")
     return client
@@ -152,8 +152,10 @@ def vectors_note(client: TwelveLabs, *, standin: str = "") -> str:
     """Where this client's vectors come from and what that means for reading results, in words.
     ``standin`` adds what the stand-in's blind spots mean for this chapter in particular."""
     course = course_of(client)
+    # Read only here, when asked: every chapter asks once, and nothing else needs it.
+    found = recorded_sources(course.recordings) if course.recordings else [course.source]
     # The stand-in labels its image answers more precisely; here they are all one origin.
-    origins = tuple(dict.fromkeys(STANDIN_SOURCE if is_standin(o) else o for o in course.origins or (course.source,)))
+    origins = tuple(dict.fromkeys(STANDIN_SOURCE if is_standin(o) else o for o in found))
     where = {"replay": "replayed from recordings made by", "local": "computed on this machine by",
              "record": "recorded as they arrive, from"}.get(course.mode, "computed by")
     lines = [f"Vectors: {where} {' + '.join(origins)}."]

@@ -70,9 +70,10 @@ def _items(videos) -> list[_Item]:
     # video: the catalog's entry wins, since it carries the title.
     by_file: dict[Path, _Item] = {}
     for item in items:
-        kept = by_file.setdefault(item.path.resolve(), item)
+        file = item.path.resolve()
+        kept = by_file.setdefault(file, item)
         if item.title and not kept.title:
-            by_file[item.path.resolve()] = item
+            by_file[file] = item
     seen: dict[str, Path] = {}
     for item in by_file.values():
         other = seen.setdefault(item.video_id, item.path)

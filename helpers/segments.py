@@ -32,9 +32,14 @@ class Segment:
         return len(self.vector)
 
 
+def is_short(segment: Segment) -> bool:
+    """Shorter than ``MIN_SEGMENT_SEC``: the store leaves it out."""
+    return float(segment.end_sec) - float(segment.start_sec) < MIN_SEGMENT_SEC - 1e-6
+
+
 def too_short(segments: Iterable[Segment]) -> list[Segment]:
     """The segments shorter than ``MIN_SEGMENT_SEC``, which the store leaves out."""
-    return [s for s in segments if float(s.end_sec) - float(s.start_sec) < MIN_SEGMENT_SEC - 1e-6]
+    return [s for s in segments if is_short(s)]
 
 
 def describe_short(short: Iterable[Segment]) -> str:

@@ -25,7 +25,8 @@ from coursekit import lite
 from helpers.capabilities import (FEATURES, IndexChoice, ServerInfo, describe_version,  # noqa: F401
                                  recommended_index, require_feature, server_info)
 from helpers.errors import StoreError
-from helpers.segments import Hit, Segment, describe_short, too_short, video_id_problem
+from helpers.segments import Hit, Segment, describe_short, is_short, too_short, video_id_problem
+from helpers.settings import SERVER_SCHEMES
 
 logger = logging.getLogger(__name__)
 
@@ -69,7 +70,7 @@ TEXT_TYPES = {TEXT_FIELD: DataType.VARCHAR, SPARSE_FIELD: DataType.SPARSE_FLOAT_
 def connect(uri: str | Path, token: str | None = None, *, timeout: float = CONNECT_TIMEOUT_SEC) -> MilvusClient:
     """Open a Milvus Lite store (a path ending in ``.db``) or a Milvus server (``http(s)://``)."""
     text = str(uri)
-    if not text.lower().startswith(("http://", "https://", "tcp://", "unix:")):
+    if not text.lower().startswith(SERVER_SCHEMES):
         return lite.open_store(Path(text).expanduser().absolute(), _reason, text)
     start = time.monotonic()
     with lite.quiet():
@@ -279,7 +280,7 @@ def upsert_segments(client: MilvusClient, name: str, segments: Iterable[Segment]
     short = too_short(segments)
     if short:
         logger.warning("Writing to %r: %s", name, describe_short(short))
-        segments = [s for s in segments if s not in short]
+        segments = [s for s in segments if not is_short(s)]
     if not segments:
         return 0
     with milvus_errors(f"write to collection {name!r}"):

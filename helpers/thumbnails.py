@@ -65,12 +65,18 @@ def thumbnail(video: str | os.PathLike, second: float, width: int = 160,
     for done in (cache / name, FALLBACK_DIR / name):
         if done.is_file() and done.stat().st_size > 0:
             return done
-    encoded = io.BytesIO()
-    _decode_frame(video, second, width).save(encoded, format="JPEG", quality=80)
+    data = _jpeg(video, second, width, quality=80)
     extractions += 1
-    target = _save(cache / name, encoded.getvalue())
+    target = _save(cache / name, data)
     log.debug("thumbnail %s at %.2f s -> %s", video.name, second, target)
     return target
+
+
+def _jpeg(video: Path, second: float, width: int, quality: int) -> bytes:
+    """The frame at ``second``, ``width`` pixels wide, as JPEG bytes."""
+    encoded = io.BytesIO()
+    _decode_frame(video, second, width).save(encoded, format="JPEG", quality=quality)
+    return encoded.getvalue()
 
 
 def _save(target: Path, data: bytes) -> Path:
@@ -102,7 +108,5 @@ def still(video: str | os.PathLike, second: float, target: str | os.PathLike, wi
     video, target = Path(video), Path(target)
     if not video.is_file():
         raise VideoError(f"No video at {video}: check the path.")
-    encoded = io.BytesIO()
-    _decode_frame(video, second, width).save(encoded, format="JPEG", quality=90)
-    atomic_write_bytes(target, encoded.getvalue())
+    atomic_write_bytes(target, _jpeg(video, second, width, quality=90))
     return target

@@ -20,6 +20,7 @@ from nbclient import NotebookClient
 from nbclient.exceptions import CellExecutionError
 
 from coursekit.kernels import EncryptedKernelManager
+from navigation import chapters as all_chapters  # scripts/: the one list of chapters, in order
 
 ROOT = Path(__file__).resolve().parents[1]
 NOTEBOOKS = ROOT / "notebooks"
@@ -52,7 +53,7 @@ def failed_cell(nb: nbformat.NotebookNode) -> int | None:
 
 def chapters(names: list[str]) -> list[Path]:
     """The chapters, in order; only those whose name starts with one of ``names``, if any."""
-    paths = sorted(NOTEBOOKS.glob("[0-9][0-9]_*.ipynb"))
+    paths = all_chapters()
     return [p for p in paths if any(p.stem.startswith(n) for n in names)] if names else paths
 
 

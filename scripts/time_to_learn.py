@@ -17,6 +17,8 @@ import math
 import re
 from pathlib import Path
 
+from navigation import chapters  # scripts/: the one list of chapters, in order
+
 ROOT = Path(__file__).resolve().parents[1]
 WORDS_PER_MINUTE = 200
 CODE_LINES_PER_MINUTE = 15
@@ -45,7 +47,7 @@ def minutes(path: Path) -> int:
 
 
 def estimates() -> dict[str, int]:
-    return {path.name[:2]: minutes(path) for path in sorted((ROOT / "notebooks").glob("[0-9][0-9]_*.ipynb"))}
+    return {path.name[:2]: minutes(path) for path in chapters()}
 
 
 def as_hours(total: int) -> str:
@@ -54,7 +56,7 @@ def as_hours(total: int) -> str:
 
 def write() -> None:
     found = estimates()
-    for path in sorted((ROOT / "notebooks").glob("[0-9][0-9]_*.ipynb")):
+    for path in chapters():
         nb = json.loads(path.read_text(encoding="utf-8"))
         for cell in nb["cells"]:
             source = "".join(cell["source"])
@@ -73,7 +75,7 @@ def main() -> None:
     parser.add_argument("--write", action="store_true")
     if parser.parse_args().write:
         write()
-    for path in sorted((ROOT / "notebooks").glob("[0-9][0-9]_*.ipynb")):
+    for path in chapters():
         p = parts(path)
         print(f"{path.stem:16} {p['words']:5} words {p['code_lines']:4} code lines "
               f"{p['exercises']:2} exercises -> {minutes(path):3} min")
