@@ -16,6 +16,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.test_browser import _free_port
+
 ROOT = Path(__file__).resolve().parents[1]
 CHROMIUM = "/usr/bin/chromium"
 VOILA = Path(sys.executable).parent / "voila"
@@ -23,12 +25,6 @@ QUERY = "a green tree with leaves"  # recorded, so replay answers it
 
 # Skipped, naming the command that installs what is missing (tests/conftest.py's EXTRAS).
 pytestmark = [pytest.mark.browser, pytest.mark.app]
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 @pytest.fixture
