@@ -4,6 +4,7 @@ and check that some unit test fails.
     python scripts/mutate.py                      # every module below (tens of minutes on 2 cores)
     python scripts/mutate.py helpers/retry.py     # one module
     python scripts/mutate.py --list               # print the mutants, run nothing
+    python scripts/mutate.py --again artifacts/mutate.json   # only the last run's survivors
 
 Each mutant is one small edit of one statement, made by walking the module's syntax tree:
 a comparison turned around (``==``/``!=``, ``<``/``>=``, ``in``/``not in``, ``is``/``is not``),
@@ -221,7 +222,7 @@ def _node_id(context: str) -> str:
     return f"tests/{module.rpartition('.')[2]}.py::{function}"
 
 
-def _pytest_in_a_fork(scratch: Path, tests: list[str]) -> tuple[int | None, str]:
+def _pytest_in_a_fork(scratch: Path, tests: list[str], timeout: float) -> tuple[int | None, str]:
     """Run pytest on ``tests`` in a forked child (heavy libraries already imported, the course's
     packages not): its exit status (``None``: killed at the time limit) and its output."""
     output = scratch / ".mutant-output"
@@ -243,7 +244,7 @@ def _pytest_in_a_fork(scratch: Path, tests: list[str]) -> tuple[int | None, str]
             os._exit(int(code))
         except BaseException:  # noqa: BLE001 (a child must never fall back into the parent's loop)
             os._exit(99)
-    deadline = time.monotonic() + TIMEOUT
+    deadline = time.monotonic() + timeout
     while True:
         done, status = os.waitpid(pid, os.WNOHANG)
         if done:
@@ -255,7 +256,13 @@ def _pytest_in_a_fork(scratch: Path, tests: list[str]) -> tuple[int | None, str]
         time.sleep(0.2)
 
 
-def run_mutant(mutant: Mutant, scratch: Path, tests: list[str]) -> None:
+def _survivors(report: Path) -> set[tuple[str, str, str, str]]:
+    """The mutants a previous report says survived, by what they change (line numbers move)."""
+    return {(m["module"], m["kind"], m["before"], m["after"])
+            for m in json.loads(report.read_text(encoding="utf-8")) if m["outcome"] == "survived"}
+
+
+def run_mutant(mutant: Mutant, scratch: Path, tests: list[str], timeout: float = TIMEOUT) -> None:
     target = scratch / mutant.module
     original = target.read_text(encoding="utf-8")
     assert mutant.before in original, f"{mutant.module} changed since the mutants were made"
@@ -266,9 +273,9 @@ def run_mutant(mutant: Mutant, scratch: Path, tests: list[str]) -> None:
     try:
         mutant.outcome = "survived"
         for stage in (s for s in stages if s):
-            code, out = _pytest_in_a_fork(scratch, stage)
+            code, out = _pytest_in_a_fork(scratch, stage, timeout)
             if code is None:
-                mutant.outcome, mutant.killed_by = "killed", f"timed out after {TIMEOUT} s (a test hung)"
+                mutant.outcome, mutant.killed_by = "killed", f"timed out after {timeout:g} s (a test hung)"
                 break
             if code != 0:
                 failed = [l for l in out.splitlines() if re.match(r"(FAILED|ERROR) tests/", l)]
@@ -286,6 +293,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("modules", nargs="*", default=list(MODULES))
     parser.add_argument("--list", action="store_true", help="print the mutants and stop")
     parser.add_argument("--report", default=str(ROOT / "artifacts" / "mutate.json"))
+    parser.add_argument("--again", metavar="REPORT", type=Path,
+                        help="run only the mutants that survived in REPORT (after adding tests for them)")
+    parser.add_argument("--timeout", type=float, default=TIMEOUT,
+                        help=f"seconds before a mutant's tests count as hung, killed (default {TIMEOUT})")
     parser.add_argument("--reuse-map", action="store_true",
                         help="reuse the line-to-tests map the last run saved beside the report (same commit)")
     args = parser.parse_args(argv)
@@ -305,6 +316,9 @@ def main(argv: list[str] | None = None) -> int:
     scratch = _scratch()
     # The mutants are made from the committed text, the one the scratch copy holds.
     every = [m for module in args.modules for m in mutants(module, scratch)]
+    if args.again:
+        wanted = _survivors(args.again)
+        every = [m for m in every if (m.module, m.kind, m.before, m.after) in wanted]
     try:
         saved = Path(args.report).with_suffix(".lines.json")
         if args.reuse_map and saved.exists():
@@ -322,7 +336,7 @@ def main(argv: list[str] | None = None) -> int:
                 m.outcome = "survived"
                 m.killed_by = "not run by any test"
             else:
-                run_mutant(m, scratch, sorted(tests))
+                run_mutant(m, scratch, sorted(tests), args.timeout)
             print(f"[{i}/{len(every)}] {m.module}:{m.line} {m.kind}: {m.outcome} {m.killed_by}", flush=True)
             Path(args.report).parent.mkdir(parents=True, exist_ok=True)
             Path(args.report).write_text(json.dumps([asdict(x) for x in every], indent=1), encoding="utf-8")
