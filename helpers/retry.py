@@ -379,6 +379,7 @@ def create_once(what: str, send: Callable[[], T], find: Callable[[datetime], T |
             log.warning("%s: attempt %d of %d lost its answer (%s) and the API lists nothing it "
                         "created; sending again in %.1f s", what, attempt, policy.attempts, lost, wait)
             pause(wait, policy, cancel)
-    message = f"{what} lost its answer {policy.attempts} times ({lost}). Check your network and run the cell again."
+    message = (f"{what} lost its answer {policy.attempts} times ({lost}); the API lists nothing it "
+               f"created, so nothing was paid twice. {_advice(status)}")
     log.error("%s", message)
     raise EmbeddingError(message)

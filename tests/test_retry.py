@@ -4,6 +4,7 @@ sleeps), when it gives up, and what the final error says."""
 from __future__ import annotations
 
 import email.utils
+import threading
 from datetime import datetime, timedelta, timezone
 
 import httpx
@@ -14,7 +15,7 @@ from twelvelabs.types import TextInputRequest
 
 from helpers import retry
 from helpers.client import make_client
-from helpers.errors import EmbeddingError
+from helpers.errors import Cancelled, EmbeddingError
 from helpers.retry import ApiCallError, RetryPolicy
 from helpers.settings import load_settings
 from faults import FakeClock
@@ -191,3 +192,36 @@ def test_a_4xx_with_a_text_body_is_not_retried(clock):
     with pytest.raises(ApiCallError):
         retry.call("Embedding", fn, clock.policy())
     assert fn.state["attempts"] == 1 and clock.sleeps == []
+
+
+@pytest.mark.parametrize("body", [None, "", "   "])
+def test_an_error_with_no_body_still_says_what_happened(clock, body):
+    with pytest.raises(ApiCallError) as caught:
+        retry.call("Embedding", failing(ApiError(status_code=400, headers={}, body=body)), clock.policy())
+    expected = "(no message)" if body in (None, "") else ""
+    assert caught.value.api_message == expected
+    assert f"the Embed API answered 400: {expected}. Fix the request" in str(caught.value)
+
+
+@pytest.mark.parametrize("when", ["before the wait", "during the wait"])
+def test_a_real_wait_ends_as_soon_as_the_run_is_cancelled(when):
+    """Ctrl-C sets the client's cancel event; a real (not fake-clock) wait of 30 s must wake
+    for it instead of sleeping on. Bounded at 10 s, so a wait that ignores the event fails."""
+    cancel = threading.Event()
+    if when == "before the wait":
+        cancel.set()
+    else:
+        threading.Timer(0.2, cancel.set).start()
+    outcome: dict[str, BaseException] = {}
+
+    def wait() -> None:
+        try:
+            retry.pause(30, RetryPolicy(), cancel)
+        except Cancelled as err:
+            outcome["error"] = err
+
+    waiting = threading.Thread(target=wait, daemon=True)
+    waiting.start()
+    waiting.join(10)
+    assert not waiting.is_alive(), "the wait ignored the cancel event"
+    assert "Stopped: the run was interrupted, so nothing new is sent" in str(outcome["error"])

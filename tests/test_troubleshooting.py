@@ -127,6 +127,44 @@ def _distinctive_fragment(message: str, reference: str) -> str | None:
 ROWS = _rows()
 
 
+#: What a chapter calls first on each path: a row's message must be met through one of these,
+#: as a learner meets it, not only from the function deep inside that writes it.
+LEARNER_CALLS = ("make_client(", "load_settings()", "store.connect(", "ingest(", "hits_table(", "thumbnail(",
+                 "ensure_logging(")
+#: Messages of the client and the Embed API's calls: a learner meets them through ``make_client``.
+CLIENT_ERRORS = ("ApiCallError", "EmbeddingError", "RecordingNotFound", "VideoError", "ConfigError")
+
+
+def _definitions(module: ast.Module) -> dict[str, ast.FunctionDef]:
+    """The module-level functions a test can reach: its module's, conftest's (fixtures), and
+    those it imports from other test modules."""
+    found = {}
+    for tree in (ast.parse((ROOT / "tests" / "conftest.py").read_text(encoding="utf-8")), module):
+        found.update({n.name: n for n in tree.body if isinstance(n, ast.FunctionDef)})
+    for node in module.body:
+        if isinstance(node, ast.ImportFrom) and (node.module or "").startswith("test_"):
+            other = ast.parse((ROOT / "tests" / f"{node.module}.py").read_text(encoding="utf-8"))
+            wanted = {a.name for a in node.names}
+            found.update({n.name: n for n in other.body if isinstance(n, ast.FunctionDef) and n.name in wanted})
+    return found
+
+
+def _reaches(reference: str, calls: tuple[str, ...]) -> bool:
+    """Does the test (or a function or fixture it uses, or code it runs in a subprocess) call one of ``calls``?"""
+    function, module = _test_function(reference)
+    table, todo, seen = _definitions(module), [function], set()
+    while todo:
+        node = todo.pop()
+        if any(call in ast.unparse(node) for call in calls):
+            return True
+        used = {n.id for n in ast.walk(node) if isinstance(n, ast.Name)} | {a.arg for a in node.args.args}
+        todo += [table[n] for n in used - seen if n in table]
+        seen |= used
+    return False
+
+
+
+
 def test_the_table_has_at_least_15_rows_each_with_a_proof():
     assert len(ROWS) >= 15
     for row in ROWS:
@@ -155,6 +193,18 @@ def test_each_rows_test_asserts_a_distinctive_piece_of_its_message(row):
 
 
 @pytest.mark.parametrize("row", ROWS, ids=lambda r: _message(r["You see"])[:40])
+def test_each_row_is_proved_on_the_learners_own_path(row):
+    """A message checked only where it is written can still be wrapped, changed or swallowed on
+    the way to the learner: one cited test must meet it through what a chapter calls."""
+    references = re.findall(r"`(tests/[^`]+::\w+)`", row["Proved by"])
+    exception = re.match(r"`([A-Z]\w*):", row["You see"])
+    calls = (("make_client(", "load_settings()") if exception and exception.group(1) in CLIENT_ERRORS
+             else LEARNER_CALLS)
+    assert any(_reaches(r, calls) for r in references), (
+        f"none of {references} reaches {' or '.join(calls)}: test the message through the learner's path")
+
+
+@pytest.mark.parametrize("row", ROWS, ids=lambda r: _message(r["You see"])[:40])
 def test_each_message_is_one_the_helpers_write(row):
     message = _message(row["You see"])
     assert _coverage(message) >= MIN_COVERAGE, (
@@ -173,6 +223,11 @@ def test_each_message_is_one_the_helpers_write(row):
 ])
 def test_the_coverage_check_can_fail(invented):
     assert _coverage(invented) < MIN_COVERAGE
+
+
+def test_the_path_check_can_fail():
+    assert _reaches("tests/test_learner_paths.py::test_a_mistyped_mode_stops_make_client", ("make_client(",))
+    assert not _reaches("tests/test_transports.py::test_unknown_mode_is_refused_with_the_choices", ("make_client(",))
 
 
 def test_the_fragment_check_can_fail():
