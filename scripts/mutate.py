@@ -212,8 +212,13 @@ def coverage_map(scratch: Path, modules: list[str]) -> dict[str, dict[int, set[s
     for module in modules:
         measured = by_name.get((scratch / module).resolve())
         contexts = data.contexts_by_lineno(measured) if measured else {}
-        result[module] = {line: {_node_id(c) for c in names if c} for line, names in contexts.items()}
+        # A line run only while the module was imported (a default argument, a constant) has the
+        # empty context: every test that imports the module runs it, so its own tests are the ones.
+        result[module] = {line: {_node_id(c) if c else IMPORTED for c in names} for line, names in contexts.items()}
     return result
+
+
+IMPORTED = "(run when the module is imported)"
 
 
 def _node_id(context: str) -> str:
@@ -332,6 +337,8 @@ def main(argv: list[str] | None = None) -> int:
         for i, m in enumerate(every, 1):
             tests = set().union(*[lines[m.module].get(n, set())
                                   for n in range(m.line, m.line + m.before.count("\n"))] or [set()])
+            if IMPORTED in tests:
+                tests = (tests - {IMPORTED}) | {f"tests/{t}" for t in FIRST.get(m.module, ())}
             if not tests:
                 m.outcome = "survived"
                 m.killed_by = "not run by any test"
