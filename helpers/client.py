@@ -117,7 +117,7 @@ def make_client(settings: Settings | None = None, *, transport: httpx.BaseTransp
     settings = settings or load_settings()
     api_key = resolve_api_key(settings) if settings.needs_api_key else None
     logs.add_secret(api_key)  # before anything can log: a key typed at the prompt included
-    logs.ensure_logging()
+    logs.ensure_logging(settings.logs_dir)
     # The SDK's own retries stay off (its default): when on, they resend a multipart upload
     # with an empty body. helpers.retry retries around each call instead.
     client = CourseClient(

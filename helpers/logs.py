@@ -72,18 +72,18 @@ def configure_logging(level: int | str = "INFO", *, directory: str | Path | None
     return path
 
 
-def ensure_logging() -> Path | None:
-    """Configure the default log once per process, unless someone already configured one.
-
-    ``make_client`` calls it, so every notebook leaves a log without a cell of its own.
+def ensure_logging(directory: str | Path | None = None) -> Path | None:
+    """Configure the log (in ``directory``, else ``logs/``) once per process, unless someone
+    already configured one. ``make_client`` calls it with the settings' ``COURSE_LOGS_DIR``, so
+    every notebook leaves a log without a cell of its own.
     """
     installed = _installed()
     if installed:
         return Path(installed[0].baseFilename)
     try:
-        return configure_logging()
+        return configure_logging(directory=directory)
     except ConfigError as err:  # a read-only checkout still runs; it just keeps no log
-        _say_no_log(LOG_DIR / LOG_FILE, str(err.__cause__.strerror or err.__cause__))
+        _say_no_log(Path(directory or LOG_DIR) / LOG_FILE, str(err.__cause__.strerror or err.__cause__))
         return None
 
 

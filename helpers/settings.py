@@ -37,6 +37,8 @@ class Settings:
     stores_dir: Path = ROOT / ".stores"
     cache_dir: Path = ROOT / ".cache"
     data_dir: Path = ROOT / "data"
+    #: where ``logs/course.log`` goes (``COURSE_LOGS_DIR``): the test suite sends its own elsewhere
+    logs_dir: Path = ROOT / "logs"
     #: The key, when one was found without asking. ``repr=False``: never printed by accident.
     api_key: str | None = field(default=None, repr=False)
     #: what is wrong with the key that was found (in words, without the key), or ""
@@ -88,6 +90,7 @@ def load_settings(environ: dict[str, str] | None = None, root: Path = ROOT) -> S
                     milvus_token=(env.get("MILVUS_TOKEN") or "").strip() or None,
                     stores_dir=folder(env, "COURSE_STORES_DIR", root / ".stores", root),
                     cache_dir=folder(env, "COURSE_CACHE_DIR", root / ".cache", root),
+                    logs_dir=folder(env, "COURSE_LOGS_DIR", root / "logs", root),
                     data_dir=root / "data", api_key=key, key_problem=key_problem, reason=reason)
 
 

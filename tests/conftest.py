@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import importlib.util
 import os
+import tempfile
 from collections.abc import Callable
 from pathlib import Path
 
@@ -82,6 +83,9 @@ def pytest_configure(config):
         # spinning OpenMP threads turned a 1.6 s t-SNE test into 55 s. Set before any OpenMP
         # runtime loads, and only here: notebook kernels (make test) keep the default.
         os.environ.setdefault("OMP_NUM_THREADS", "1")
+    # Every process the tests start (notebook kernels, scripts, the doctor) logs into a folder of
+    # the run's own: the repository's logs/ is the learner's, never written by a test.
+    os.environ["COURSE_LOGS_DIR"] = tempfile.mkdtemp(prefix="course-test-logs-")
     for extra, (_, reason) in EXTRAS.items():
         config.addinivalue_line("markers", f"{extra}: {reason}")
     config.addinivalue_line(

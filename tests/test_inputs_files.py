@@ -9,6 +9,7 @@ folder), which fails with the same ``OSError`` a read-only checkout gives."""
 from __future__ import annotations
 
 import logging
+import os
 import shutil
 import subprocess
 import sys
@@ -131,3 +132,18 @@ for i in range(5):
     assert "first: None" in done.stdout and "second: True" in done.stdout, done.stderr
     assert "--- Logging error ---" not in done.stderr and "Traceback" not in done.stderr, done.stderr
     assert done.stderr.count("The course keeps no log file this session") == 2, done.stderr
+
+
+def test_course_logs_dir_moves_the_log_and_the_repositorys_logs_folder_is_left_alone(tmp_path):
+    """``COURSE_LOGS_DIR`` is where ``make_client`` puts ``course.log`` (in a process of its own:
+    handlers are global); the test run sets it for every process it starts."""
+    code = ("import sys; from helpers import logs; from helpers.client import make_client; "
+            "from helpers.settings import load_settings; "
+            "make_client(load_settings({'TL_MODE': 'replay', 'COURSE_LOGS_DIR': sys.argv[1]})); "
+            "print(logs._installed()[0].baseFilename)")
+    done = subprocess.run([sys.executable, "-c", code, str(tmp_path / "my logs")], capture_output=True,
+                          text=True, timeout=120, env={**os.environ, "PYTHONPATH": str(ROOT)})
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == str(tmp_path / "my logs" / "course.log")
+    assert (tmp_path / "my logs" / "course.log").read_text().count("Twelve Labs client in replay mode") == 1
+    assert Path(os.environ["COURSE_LOGS_DIR"]) != ROOT / "logs"
