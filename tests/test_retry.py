@@ -225,3 +225,24 @@ def test_a_real_wait_ends_as_soon_as_the_run_is_cancelled(when):
     waiting.join(10)
     assert not waiting.is_alive(), "the wait ignored the cancel event"
     assert "Stopped: the run was interrupted, so nothing new is sent" in str(outcome["error"])
+
+
+#: The advice that ends a final error, one per kind of failure: a message carries exactly its own.
+ADVICE = ("trouble on its side", "damaged on the way", "refused the key", "Fix the request", "rate limit",
+          "Check your network")
+
+
+@pytest.mark.parametrize("error, advice", [
+    (status(408, "request timeout"), "The API is having trouble on its side. Wait a little"),
+    (status(502, "bad gateway"), "The API is having trouble on its side. Wait a little"),
+    (ApiError(status_code=200, headers={}, body='{"_id": "6'), "The answer was damaged on the way. Run the cell again."),
+    (status(403, "forbidden"), "The API refused the key. Check TWELVE_LABS_API_KEY"),
+    (status(404, "no such index"), "Fix the request as the API's message says, then run the cell again."),
+    (status(429, "slow down"), "You are over your plan's rate limit."),
+    (httpx.ReadTimeout("timed out"), "The connection to the API failed. Check your network"),
+])
+def test_each_kind_of_failure_ends_with_its_own_advice(clock, error, advice):
+    with pytest.raises(ApiCallError) as caught:
+        retry.call("Embedding", failing(*[error] * 6), clock.policy())
+    assert f". {advice}" in str(caught.value)
+    assert [a for a in ADVICE if a in str(caught.value)] == [a for a in ADVICE if a in advice], str(caught.value)
