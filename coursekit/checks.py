@@ -13,7 +13,7 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
-from helpers.settings import ROOT, Settings
+from helpers.settings import ROOT, SERVER_SCHEMES, Settings
 
 DISTRIBUTION = "video-search-course"
 
@@ -143,5 +143,5 @@ def milvus(uri: str, token: str | None = None) -> Check:
         client.close()
     except Exception as err:  # the check reports any failure rather than stopping the table
         return Check("Milvus", False, str(err))
-    where = "a Milvus server" if uri.startswith(("http://", "https://", "tcp://")) else "Milvus Lite"
+    where = "a Milvus server" if uri.lower().startswith(SERVER_SCHEMES) else "Milvus Lite"
     return Check("Milvus", True, f"{where} opens and answers")
