@@ -197,14 +197,46 @@ def test_a_garbled_answer_is_retried_and_logged(tmp_path, course_log):
         course_log.read_text())
 
 
-def test_a_task_the_server_forgot_is_created_again(tmp_path):
+def test_a_task_the_server_forgot_is_created_again(tmp_path, course_log):
     first = rig(tmp_path, {"GET /embed-v2/tasks/{id}": forever(connection_reset())})
     with pytest.raises(ApiCallError):
         embed_video(first.client, VIDEO, clip_length=6)
+    errors_before = _lines(course_log, "ERROR")
     second = rig(tmp_path)  # a new server that never heard of the task: 404, then a fresh start
     assert embed_video(second.client, VIDEO, clip_length=6)
     assert [i.outcome for i in second.faults.log][:1] == ["404"]
     assert second.faults.count("POST /embed-v2/tasks") == 1
+    # A 404 the helpers expect and handle is news, not an error.
+    assert _lines(course_log, "ERROR") == errors_before
+    assert [l for l in _lines(course_log, "INFO") if "is gone (404); creating a new one" in l]
+
+
+def _lines(log: Path, level: str) -> list[str]:
+    """The course log's lines at ``level`` (its format puts the level second, padded)."""
+    return [l for l in log.read_text().splitlines() if f" {level} " in l[:40]]
+
+
+def test_the_log_has_each_retry_the_success_after_it_and_each_final_failure_once(tmp_path, course_log):
+    r = rig(tmp_path, {"POST /embed-v2": [http_status(503, message="overloaded")]})
+    embed_text(r.client, "a cat")
+    assert [l for l in _lines(course_log, "WARNING") if "Embedding the text 'a cat': attempt 1 of 6 failed (503: "
+            "overloaded); retrying in" in l]
+    assert [l for l in _lines(course_log, "INFO") if "Embedding the text 'a cat': succeeded on attempt 2 after" in l]
+    refused = rig(tmp_path / "2", {"POST /embed-v2": [http_status(401, message="invalid api key")]})
+    with pytest.raises(ApiCallError):
+        embed_text(refused.client, "a cow")
+    failures = [l for l in _lines(course_log, "ERROR") if "a cow" in l]
+    assert len(failures) == 1 and "failed: the Embed API answered 401: invalid api key" in failures[0], failures
+
+
+def test_a_live_wait_shows_its_progress_and_an_instant_one_shows_none(tmp_path, capsys):
+    live = rig(tmp_path / "live", mode="live", task_polls=2)
+    embed_video(live.client, VIDEO, video_id="bikes", clip_length=6)
+    shown = capsys.readouterr().err
+    assert "Embed bikes.mp4" in shown and "processing" in shown and "poll" in shown
+    local = rig(tmp_path / "local", task_polls=2)
+    embed_video(local.client, VIDEO, video_id="bikes", clip_length=6)
+    assert "poll" not in capsys.readouterr().err
 
 
 def test_a_failed_task_is_not_resumed(tmp_path):

@@ -8,6 +8,7 @@ import threading
 from datetime import datetime, timedelta, timezone
 
 import httpx
+import pydantic
 import pytest
 from twelvelabs.core import ApiError
 from twelvelabs.errors import InternalServerError, TooManyRequestsError
@@ -246,3 +247,15 @@ def test_each_kind_of_failure_ends_with_its_own_advice(clock, error, advice):
         retry.call("Embedding", failing(*[error] * 6), clock.policy())
     assert f". {advice}" in str(caught.value)
     assert [a for a in ADVICE if a in str(caught.value)] == [a for a in ADVICE if a in advice], str(caught.value)
+
+
+def test_an_answer_of_another_shape_says_the_api_may_have_changed(clock):
+    def fn():  # what the SDK raises when a field of the answer has another type
+        return pydantic.TypeAdapter(list[float]).validate_python({"float": "abc"})
+
+    with pytest.raises(EmbeddingError) as caught:
+        retry.call("Embedding the text 'a dog'", fn, clock.policy())
+    assert not isinstance(caught.value, ApiCallError)
+    assert str(caught.value).startswith("Embedding the text 'a dog' failed: the answer did not have the shape the "
+                                        "SDK expects (1 problem(s), first: ")
+    assert "update the twelvelabs package" in str(caught.value) and clock.sleeps == []
