@@ -5,6 +5,7 @@ that leaves nothing half-done behind. Time is a fake clock: nothing here sleeps.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -229,11 +230,18 @@ def test_the_log_has_each_retry_the_success_after_it_and_each_final_failure_once
     assert len(failures) == 1 and "failed: the Embed API answered 401: invalid api key" in failures[0], failures
 
 
+def test_a_deadline_passed_while_polling_is_in_the_log(tmp_path, course_log):
+    r = rig(tmp_path, {"GET /embed-v2/tasks/{id}": forever(still_processing())}, mode="live")
+    with pytest.raises(EmbeddingError):
+        embed_video(r.client, VIDEO, video_id="bikes", clip_length=6, timeout=60)
+    assert [l for l in _lines(course_log, "ERROR") if "Embed bikes.mp4 still processing after 60 s" in l]
+
+
 def test_a_live_wait_shows_its_progress_and_an_instant_one_shows_none(tmp_path, capsys):
     live = rig(tmp_path / "live", mode="live", task_polls=2)
     embed_video(live.client, VIDEO, video_id="bikes", clip_length=6)
     shown = capsys.readouterr().err
-    assert "Embed bikes.mp4" in shown and "processing" in shown and "poll" in shown
+    assert "Embed bikes.mp4" in shown and "processing" in shown and re.search(r"\b[1-9]\d*poll\b", shown), shown
     local = rig(tmp_path / "local", task_polls=2)
     embed_video(local.client, VIDEO, video_id="bikes", clip_length=6)
     assert "poll" not in capsys.readouterr().err
