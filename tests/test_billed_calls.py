@@ -7,7 +7,9 @@ clock the client reads (nothing here depends on the machine's clock)."""
 
 from __future__ import annotations
 
+from datetime import datetime, timezone
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 
@@ -27,6 +29,11 @@ CREATES = ("POST /assets", "POST /embed-v2/tasks")
 def made(api: FakeEmbedAPI, endpoint: str) -> int:
     """How many of what ``endpoint`` creates exist on the server."""
     return len(api.assets if endpoint == "POST /assets" else api._tasks)
+
+
+def errors(log: Path) -> list[str]:
+    """The course log's ERROR lines."""
+    return [line for line in log.read_text().splitlines() if " ERROR " in line[:40]]
 
 
 def rig(tmp_path: Path, script: dict, *, api: FakeEmbedAPI | None = None, clock: FakeClock | None = None,
@@ -52,13 +59,17 @@ def test_a_timeout_after_the_create_reached_the_server_creates_one_not_two(tmp_p
     what = "Uploading bikes.mp4" if endpoint == "POST /assets" else "Embedding bikes.mp4"
     assert (f"{what}: the answer was lost (" in course_log.read_text()
             and "but the API lists what it created: using that instead of paying again" in course_log.read_text())
+    assert not errors(course_log)  # recovered: a warning, not an error
 
 
-def test_a_5xx_that_created_nothing_is_sent_again_once(tmp_path):
-    client, api, faults, _ = rig(tmp_path, {"POST /embed-v2/tasks": [http_status(503)]})
+def test_a_5xx_that_created_nothing_is_sent_again_once(tmp_path, course_log):
+    client, api, faults, clock = rig(tmp_path, {"POST /embed-v2/tasks": [http_status(503)]})
     embed_video(client, VIDEO, clip_length=6)
     assert faults.count("GET /embed-v2/tasks") == 1  # looked first
     assert faults.count("POST /embed-v2/tasks") == 2 and len(api._tasks) == 1 and len(api.assets) == 1
+    assert [s for s in clock.sleeps if s] == [1.0]  # the first wait of the policy, before sending again
+    assert ("Embedding bikes.mp4: attempt 1 of 6 lost its answer (the Embed API answered 503: Service "
+            "Unavailable) and the API lists nothing it created; sending again in 1.0 s") in course_log.read_text()
 
 
 @pytest.mark.parametrize("fault", [connect_error(), http_status(429, retry_after=3)], ids=["refused", "429"])
@@ -69,13 +80,15 @@ def test_a_create_that_cannot_have_arrived_is_simply_retried(tmp_path, fault):
     assert faults.count("POST /embed-v2/tasks") == 2 and len(api._tasks) == 1
 
 
-def test_when_the_lists_cannot_be_read_it_stops_and_says_where_to_look(tmp_path):
+def test_when_the_lists_cannot_be_read_it_stops_and_says_where_to_look(tmp_path, course_log):
     client, api, _, _ = rig(tmp_path, {"POST /embed-v2/tasks": forever(read_timeout()),
                                        "GET /embed-v2/tasks": forever(http_status(500, message="lists are down"))})
     with pytest.raises(EmbeddingError, match=r"may have been created.*tasks\.list\(\)") as caught:
         embed_video(client, VIDEO, clip_length=6)
     assert "Nothing was sent again" in str(caught.value) and "lists are down" in str(caught.value)
     assert len(api._tasks) == 1
+    (logged,) = errors(course_log)  # the one message, not also each call's own failure
+    assert "may have been created and billed; asking the API failed too (lists are down)" in logged
 
 
 @pytest.fixture(scope="module")
@@ -110,6 +123,7 @@ def test_an_older_task_that_fits_is_never_adopted(tmp_path):
     earlier, api, _, clock = rig(tmp_path, {}, cache="earlier")
     embed_video(earlier, VIDEO, clip_length=6)
     (old,) = api._tasks
+    retry._KNOWN.clear()  # the earlier run was another process: only the task's age tells it apart
     clock.sleep(600)
     client, _, faults, _ = rig(tmp_path, {"POST /embed-v2/tasks": [http_status(503)]}, api=api, clock=clock)
     embed_video(client, VIDEO, clip_length=6)
@@ -118,10 +132,49 @@ def test_an_older_task_that_fits_is_never_adopted(tmp_path):
 
 
 
-def test_a_refused_create_is_reported_at_once_without_looking_or_sending_again(tmp_path):
+def test_a_refused_create_is_reported_at_once_without_looking_or_sending_again(tmp_path, course_log):
     # A 400 did not create anything and never will: no list, no second send, the API's words.
     client, api, faults, _ = rig(tmp_path, {"POST /embed-v2/tasks": [http_status(400, message="bad options")]})
     with pytest.raises(EmbeddingError, match="answered 400: bad options"):
         embed_video(client, VIDEO, clip_length=6)
     assert faults.count("GET /embed-v2/tasks") == 0 and faults.count("POST /embed-v2/tasks") == 1
     assert not api._tasks
+    (logged,) = errors(course_log)
+    assert "Embedding bikes.mp4 failed: the Embed API answered 400: bad options" in logged
+
+
+def test_the_same_file_embedded_twice_with_both_answers_lost_adopts_each_its_own(tmp_path, course_log):
+    # Chapter 02 uploads one clip several times. Both uploads arrive and both answers are lost:
+    # the second must adopt the second asset, knowing the first is already this process's.
+    client, api, faults, _ = rig(tmp_path, {"POST /assets": [read_timeout(), read_timeout()]})
+    embed_video(client, VIDEO, clip_length=6)
+    embed_video(client, VIDEO, clip_length=4)
+    assert faults.count("POST /assets") == 2 and len(api.assets) == 2 and len(api._tasks) == 2
+    assert not errors(course_log)
+
+
+def _listed(*created: str):
+    return SimpleNamespace(items=[SimpleNamespace(id=f"item{i}", created_at=c) for i, c in enumerate(created)])
+
+
+SINCE = datetime(2026, 1, 1, 12, 0, tzinfo=timezone.utc)
+
+
+@pytest.mark.parametrize("created, adopted", [
+    ("2026-01-01T12:01:00Z", True),
+    ("2026-01-01T12:01:00", True),  # no zone: the API's clock is UTC
+    ("2026-01-01T14:01:00+02:00", True),  # 12:01 UTC
+    ("2026-01-01T13:55:00+02:00", False),  # 11:55 UTC: before the lost call, however it is written
+    (datetime(2026, 1, 1, 11, 59, tzinfo=timezone.utc), False),
+    (None, False),  # undated: cannot be shown to be ours
+])
+def test_only_an_item_created_since_the_lost_call_is_a_candidate(created, adopted):
+    found = retry.one_new(_listed(created), SINCE, lambda item: True, "assets")
+    assert (found is not None) == adopted
+
+
+def test_two_items_that_fit_are_an_error_not_a_guess():
+    with pytest.raises(EmbeddingError) as caught:
+        retry.one_new(_listed("2026-01-01T12:01:00Z", "2026-01-01T12:02:00Z"), SINCE, lambda item: True, "assets")
+    assert ("2 assets created in the last minutes fit the lost answer (item0, item1); we cannot tell which is "
+            "ours, so nothing was created again") in str(caught.value)
