@@ -50,3 +50,32 @@ def test_an_explicit_cache_folder_is_used_in_replay(tmp_path):
     again = embed_video(client, video, video_id="bikes")
     assert served > 0 and replay.served == served  # zero requests the second time
     assert again == first
+
+
+def test_each_mode_gets_its_own_transport_and_says_whose_vectors_it_has(tmp_path):
+    """The label is honest (the stand-in's answers are never called the API's) and it is part of
+    every cache key; the transport is what makes the mode what it is."""
+    from coursekit.labels import STANDIN_SOURCE
+    from coursekit.transports.record import LIVE_SOURCE, RecordingTransport
+    from coursekit.transports.replay import ReplayTransport
+
+    def settings(**env):
+        return load_settings({"COURSE_DOTENV": str(tmp_path / "none"), **env}, root=tmp_path)
+
+    key = "tlk_" + "M0d3S0urc3K3y0000000"
+    live = settings(TL_MODE="live", TWELVE_LABS_API_KEY=key)
+    record_live = settings(TL_MODE="record", TWELVE_LABS_API_KEY=key)
+    record_local = settings(TL_MODE="record", TL_RECORD_FROM="local")
+    local, replay = settings(TL_MODE="local"), settings(TL_MODE="replay")
+
+    assert type(make_transport(live, key)) is httpx.HTTPTransport
+    assert isinstance(make_transport(record_live, key), RecordingTransport)
+    assert isinstance(make_transport(record_local), RecordingTransport)
+    assert isinstance(make_transport(replay), ReplayTransport)
+    assert not isinstance(make_transport(local), (httpx.HTTPTransport, RecordingTransport, ReplayTransport))
+
+    assert make_client(local).course.source == STANDIN_SOURCE
+    assert make_client(record_local).course.source == STANDIN_SOURCE
+    assert make_client(replay).course.source == f"replay of {replay.recordings_dir.name}"
+    assert make_client(live).course.source.startswith(f"{LIVE_SOURCE} at https://")
+    assert make_client(record_live).course.source.startswith(f"{LIVE_SOURCE} at https://")
