@@ -1,12 +1,14 @@
 """What ``embed_video`` makes of the API's answers, on the learner's path (``make_client``, then
 the helper) over the fake API: only the option and scope asked for are kept, and the rest is
-said in the log; an answer with mixed or empty vectors is an error, not segments; an upload the
-platform could not process stops before any task is paid for; a resumed task the API cannot
-answer about is kept for the next run, never replaced by a new one; the log names each task
-created. Time is a fake clock: nothing here sleeps."""
+said in the log; an answer with mixed or empty vectors is an error, not segments; a task that
+failed without a reason says so, and the failure is in the log; an upload the platform could
+not process stops before any task is paid for; a resumed task is kept in the journal until it
+ends (the API failing on it, or the run cut off again, never makes a second task); the log names
+each task created and each cache hit. Time is a fake clock: nothing here sleeps."""
 
 from __future__ import annotations
 
+import itertools
 import json
 from pathlib import Path
 
@@ -18,13 +20,13 @@ from helpers.embed import embed_video
 from helpers.errors import EmbeddingError
 from helpers.retry import ApiCallError
 from helpers.settings import load_settings
-from faults import FakeClock, FakeEmbedAPI, FaultTransport, connection_reset, forever, http_status, task_failed
+from faults import PASS, FakeClock, FakeEmbedAPI, FaultTransport, connection_reset, forever, http_status, task_failed
 
 VIDEO = Path(__file__).resolve().parents[1] / "data" / "videos" / "bikes.mp4"
 
 
 class Rewrite(httpx.BaseTransport):
-    """The fake API, with each ready task's segments passed through ``change(data)``."""
+    """The fake API, with each answer about a task passed through ``change(body)``."""
 
     def __init__(self, api: httpx.BaseTransport, change):
         self.api, self.change = api, change
@@ -33,10 +35,12 @@ class Rewrite(httpx.BaseTransport):
         response = self.api.handle_request(request)
         if not (request.method == "GET" and "/embed-v2/tasks/" in request.url.path):
             return response
-        body = json.loads(response.read())
-        if body.get("status") == "ready":
-            body["data"] = self.change(body["data"])
-        return httpx.Response(response.status_code, json=body, request=request)
+        return httpx.Response(response.status_code, json=self.change(json.loads(response.read())), request=request)
+
+
+def segments(change):
+    """A ``Rewrite`` change: a ready task's segments passed through ``change(data)``."""
+    return lambda body: {**body, "data": change(body["data"])} if body.get("status") == "ready" else body
 
 
 def client(tmp_path: Path, transport: httpx.BaseTransport, *, cache: str = "cache"):
@@ -54,7 +58,7 @@ def with_audio(data):
 def test_unasked_options_are_left_out_and_the_log_says_which(tmp_path, course_log):
     expected = embed_video(client(tmp_path, FakeEmbedAPI(), cache="clean"), VIDEO, clip_length=6)
     assert "not asked for" not in course_log.read_text()  # a clean answer: nothing to say
-    got = embed_video(client(tmp_path, Rewrite(FakeEmbedAPI(), with_audio)), VIDEO, clip_length=6)
+    got = embed_video(client(tmp_path, Rewrite(FakeEmbedAPI(), segments(with_audio))), VIDEO, clip_length=6)
     assert got == expected  # the same segments, the same vectors: no audio one under a visual label
     assert ("The answer for bikes.mp4 also held audio/asset, audio/clip embeddings, which were not asked for: "
             "left out") in course_log.read_text()
@@ -67,7 +71,7 @@ def test_unasked_options_are_left_out_and_the_log_says_which(tmp_path, course_lo
 ], ids=["mixed", "empty"])
 def test_an_answer_with_mixed_or_empty_vectors_is_an_error_not_segments(tmp_path, spoil, what):
     with pytest.raises(EmbeddingError, match=r"Embeddings of bikes\.mp4 have mixed or empty dimensions"):
-        embed_video(client(tmp_path, Rewrite(FakeEmbedAPI(), spoil)), VIDEO, clip_length=6)
+        embed_video(client(tmp_path, Rewrite(FakeEmbedAPI(), segments(spoil))), VIDEO, clip_length=6)
 
 
 def test_an_upload_the_platform_could_not_process_stops_before_any_task(tmp_path):
@@ -96,8 +100,39 @@ def test_a_resumed_task_the_api_cannot_answer_about_is_kept_not_paid_for_again(t
     assert third.count("POST /embed-v2/tasks") == 0 and list(api._tasks) == [task_id]
 
 
-def test_the_log_names_the_task_created_for_each_video(tmp_path, course_log):
+def test_the_log_names_the_task_created_for_each_video_and_each_cache_hit(tmp_path, course_log):
     api = FakeEmbedAPI()
     embed_video(client(tmp_path, api), VIDEO, clip_length=6)
     (task_id,) = api._tasks
     assert f"Created embedding task {task_id} for bikes.mp4" in course_log.read_text()
+    assert "served from the cache" not in course_log.read_text()
+    embed_video(client(tmp_path, api), VIDEO, clip_length=6)  # the same cache: no call at all
+    assert "Embeddings of bikes.mp4 served from the cache (no API call)" in course_log.read_text()
+
+
+@pytest.mark.parametrize("error", [None, {"message": ""}], ids=["no-error", "empty-message"])
+def test_a_task_that_failed_without_a_reason_says_so_and_is_an_error_in_the_log(tmp_path, course_log, error):
+    def fail(body):
+        return {"_id": body["_id"], "status": "failed", **({"error": error} if error else {})}
+
+    with pytest.raises(EmbeddingError, match=r"The embedding task for bikes\.mp4 failed: no reason given \(task "):
+        embed_video(client(tmp_path, Rewrite(FakeEmbedAPI(), fail)), VIDEO, clip_length=6)
+    logged = [line for line in course_log.read_text().splitlines()
+              if " ERROR " in line[:40] and "The embedding task for bikes.mp4 failed: no reason given" in line]
+    assert len(logged) == 1
+
+
+def test_a_task_resumed_then_cut_off_again_is_resumed_once_more(tmp_path):
+    # Each run that does not see the task end keeps it in the journal, the resumed one too:
+    # three runs, one task.
+    api = FakeEmbedAPI(task_polls=2)
+    lost = connection_reset(reaches_server=False)
+    first = FaultTransport(api, {"GET /embed-v2/tasks/{id}": forever(lost)})
+    with pytest.raises(ApiCallError):
+        embed_video(client(tmp_path, first), VIDEO, clip_length=6)
+    second = FaultTransport(api, {"GET /embed-v2/tasks/{id}": itertools.chain([PASS], forever(lost))})
+    with pytest.raises(ApiCallError):  # resumed ('processing'), then cut off while polling
+        embed_video(client(tmp_path, second), VIDEO, clip_length=6)
+    third = FaultTransport(api)
+    assert embed_video(client(tmp_path, third), VIDEO, clip_length=6)
+    assert third.count("POST /assets") == 0 and third.count("POST /embed-v2/tasks") == 0 and len(api._tasks) == 1
