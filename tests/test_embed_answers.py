@@ -101,13 +101,16 @@ def test_a_resumed_task_the_api_cannot_answer_about_is_kept_not_paid_for_again(t
 
 
 def test_the_log_names_the_task_created_for_each_video_and_each_cache_hit(tmp_path, course_log):
+    # Chapter 01 reads these lines back from the log.
     api = FakeEmbedAPI()
-    embed_video(client(tmp_path, api), VIDEO, clip_length=6)
+    segments = embed_video(client(tmp_path, api), VIDEO, clip_length=6)
     (task_id,) = api._tasks
+    embedded = f"Embedded bikes.mp4: {len(segments)} segments of dimension {segments[0].dimension}"
     assert f"Created embedding task {task_id} for bikes.mp4" in course_log.read_text()
-    assert "served from the cache" not in course_log.read_text()
+    assert f"{embedded}\n" in course_log.read_text() and "served from the cache" not in course_log.read_text()
     embed_video(client(tmp_path, api), VIDEO, clip_length=6)  # the same cache: no call at all
     assert "Embeddings of bikes.mp4 served from the cache (no API call)" in course_log.read_text()
+    assert f"{embedded} (cached)\n" in course_log.read_text()
 
 
 @pytest.mark.parametrize("error", [None, {"message": ""}], ids=["no-error", "empty-message"])
