@@ -20,12 +20,13 @@ import pytest
 from coursekit.standin import video as standin_video
 
 from helpers import store
-from helpers.client import make_client
+from helpers.client import course_of, make_client
+from helpers.embed import embed_text
 from helpers.errors import StoreError, VideoError
 from helpers.ingest import ingest
 from helpers.media import check_video, load_catalog
 from helpers.settings import load_settings
-from faults import FakeClock, FakeEmbedAPI, FaultTransport, task_failed
+from faults import FakeClock, FakeEmbedAPI, FaultTransport, endpoint, task_failed
 
 ROOT = Path(__file__).resolve().parents[1]
 VIDEOS = ROOT / "data" / "videos"
@@ -275,3 +276,67 @@ def test_a_batch_killed_mid_way_then_run_again_has_every_row_once(tmp_path):
     print(f"\ncrash and rerun: after the kill {sum(after_kill.values())} rows "
           f"({len(after_kill)} videos); after the rerun {sum(final.values())} rows, "
           f"expected {sum(expected.values())}")
+
+
+# --- Ctrl-C, in this process -----------------------------------------------------------------
+
+class CtrlC(httpx.BaseTransport):
+    """Every task stays ``processing``. The first poll waits (up to 10 s) until two videos have a
+    task, then presses Ctrl-C (a real SIGINT: the batch's main thread gets ``KeyboardInterrupt``
+    while it waits for its workers). Every poll answers only once the batch has told its waits
+    to stop (``cancel``); one that waited 10 s in vain is counted in ``unwoken`` (and no later
+    one waits)."""
+
+    def __init__(self):
+        self.inner, self.cancel = FakeEmbedAPI(task_polls=10**9), threading.Event()
+        self.changed = threading.Condition()
+        self.uploads = self.creates = self.polls = self.unwoken = 0
+
+    def handle_request(self, request):
+        name = endpoint(request)
+        if name in ("POST /assets", "POST /embed-v2/tasks"):
+            response = self.inner.handle_request(request)
+            with self.changed:
+                self.uploads += name == "POST /assets"
+                self.creates += name == "POST /embed-v2/tasks"
+                self.changed.notify_all()
+            return response
+        if name == "GET /embed-v2/tasks/{id}":
+            with self.changed:
+                self.polls += 1
+                first = self.polls == 1
+                if first:
+                    self.changed.wait_for(lambda: self.creates >= 2, timeout=10)
+            if first:
+                os.kill(os.getpid(), signal.SIGINT)
+            if not self.unwoken and not self.cancel.wait(10):
+                self.unwoken += 1
+        return self.inner.handle_request(request)
+
+
+def live_client(tmp_path, transport):
+    """A live-mode client (polls every 5 s, on a fake clock) over ``transport``."""
+    env = {"TL_MODE": "live", "TWELVE_LABS_API_KEY": "tlk_" + "NotARealKey0000",
+           "COURSE_CACHE_DIR": str(tmp_path / "cache")}
+    return make_client(load_settings(env, root=tmp_path), transport=transport, policy=FakeClock().policy(),
+                       source="fake API")
+
+
+def test_ctrl_c_wakes_every_wait_starts_nothing_new_and_leaves_the_client_usable(tmp_path, folder, milvus):
+    if signal.getsignal(signal.SIGINT) is not signal.default_int_handler:
+        pytest.skip("SIGINT does not raise KeyboardInterrupt in this process")
+    server = CtrlC()
+    client = live_client(tmp_path, server)
+    server.cancel = course_of(client).cancel
+    with pytest.raises(KeyboardInterrupt):
+        ingest(client, milvus, COLLECTION, folder, concurrency=2)
+    assert server.unwoken == 0  # both videos' waits were woken, not left to their deadlines
+    assert server.uploads == 2 and server.creates == 2  # the third video never started
+    assert embed_text(client, "a dog").shape  # the interrupt is over: the client works again
+
+
+def test_a_batch_is_not_cancelled_by_an_interrupt_whose_clean_up_was_cut_short(tmp_path, folder, milvus):
+    client = client_for(tmp_path, FakeEmbedAPI())
+    course_of(client).cancel.set()  # Ctrl-C pressed again while the last batch was stopping
+    table = ingest(client, milvus, COLLECTION, folder)
+    assert table["outcome"].tolist() == ["embedded"] * 3
