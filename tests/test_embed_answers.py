@@ -4,7 +4,10 @@ said in the log; an answer with mixed or empty vectors is an error, not segments
 failed without a reason says so, and the failure is in the log; an upload the platform could
 not process stops before any task is paid for; a resumed task is kept in the journal until it
 ends (the API failing on it, or the run cut off again, never makes a second task); the log names
-each task created and each cache hit. Time is a fake clock: nothing here sleeps."""
+each task created and each cache hit. Queries: a picture alone or with words is one vector (blank
+words refused before any call), a clip's vector is its whole-video embedding at unit length, an
+answer without a vector is a clear error, and catalog videos keep their ids and titles, with one
+progress bar only while really waiting. Time is a fake clock: nothing here sleeps."""
 
 from __future__ import annotations
 
@@ -13,13 +16,16 @@ import json
 from pathlib import Path
 
 import httpx
+import numpy as np
 import pytest
 
 from helpers.client import make_client
-from helpers.embed import embed_video
+from helpers.embed import embed_clip, embed_image, embed_text, embed_video, embed_videos
 from helpers.errors import EmbeddingError
+from helpers.media import load_catalog
 from helpers.retry import ApiCallError
 from helpers.settings import load_settings
+from helpers.thumbnails import still
 from faults import PASS, FakeClock, FakeEmbedAPI, FaultTransport, connection_reset, forever, http_status, task_failed
 
 VIDEO = Path(__file__).resolve().parents[1] / "data" / "videos" / "bikes.mp4"
@@ -139,3 +145,76 @@ def test_a_task_resumed_then_cut_off_again_is_resumed_once_more(tmp_path):
     third = FaultTransport(api)
     assert embed_video(client(tmp_path, third), VIDEO, clip_length=6)
     assert third.count("POST /assets") == 0 and third.count("POST /embed-v2/tasks") == 0 and len(api._tasks) == 1
+
+
+# --- queries: a text, a picture, a clip, and catalog videos -----------------------------------
+
+class Answer(httpx.BaseTransport):
+    """The fake API, with each synchronous embedding's answer (``POST /embed-v2``) passed
+    through ``change(body)``."""
+
+    def __init__(self, api: httpx.BaseTransport, change):
+        self.api, self.change = api, change
+
+    def handle_request(self, request):
+        response = self.api.handle_request(request)
+        if not (request.method == "POST" and request.url.path.endswith("/embed-v2")):
+            return response
+        return httpx.Response(response.status_code, json=self.change(json.loads(response.read())), request=request)
+
+
+@pytest.fixture(scope="module")
+def picture(tmp_path_factory) -> Path:
+    return still(VIDEO, 8.0, tmp_path_factory.mktemp("stills") / "bikes-8s.jpg", width=640)
+
+
+def test_a_picture_alone_or_with_words_is_one_vector_and_blank_words_are_refused(tmp_path, picture):
+    api = FakeEmbedAPI()
+    alone = embed_image(client(tmp_path, api), picture)
+    with_words = embed_image(client(tmp_path, api), picture, "a bike on a trail")
+    assert alone.shape == with_words.shape == (api.dimension,) and not np.allclose(alone, with_words)
+    calls = len(api.calls)
+    with pytest.raises(EmbeddingError, match="The query text is empty: type a few words, or search by the image alone"):
+        embed_image(client(tmp_path, api), picture, "   ")
+    assert len(api.calls) == calls  # refused before any call
+
+
+@pytest.mark.parametrize("text, what", [(None, "Embedding the image bikes-8s.jpg failed"),
+                                        ("a bike", "Embedding the image bikes-8s.jpg with 'a bike' failed")],
+                         ids=["alone", "with-words"])
+def test_a_refused_picture_query_names_the_picture_and_its_words(tmp_path, picture, text, what):
+    faults = FaultTransport(FakeEmbedAPI(), {"POST /embed-v2": [http_status(400, message="bad picture")]})
+    with pytest.raises(ApiCallError) as caught:
+        embed_image(client(tmp_path, faults), picture, text)
+    assert str(caught.value).startswith(f"{what}: the Embed API answered 400: bad picture")
+
+
+@pytest.mark.parametrize("query", ["text", "image"])
+def test_an_answer_without_a_vector_is_a_clear_error(tmp_path, picture, query):
+    api = Answer(FakeEmbedAPI(), lambda body: {**body, "data": []})
+    with pytest.raises(EmbeddingError, match=f"The Embed API returned no embedding for the {query} "):
+        if query == "text":
+            embed_text(client(tmp_path, api), "a dog")
+        else:
+            embed_image(client(tmp_path, api), picture)
+
+
+def test_a_clip_query_is_the_whole_clips_vector_at_unit_length(tmp_path):
+    segments = embed_video(client(tmp_path, FakeEmbedAPI()), VIDEO, clip_length=6)
+    (whole,) = [np.asarray(s.vector) for s in segments if s.scope == "asset"]
+    assert any(not np.allclose(s.vector, whole) for s in segments)  # the clips differ from the whole
+    vector = embed_clip(client(tmp_path, FakeEmbedAPI()), VIDEO, clip_length=6)
+    assert np.allclose(vector, whole / np.linalg.norm(whole), atol=1e-6)
+
+
+def test_catalog_videos_embed_under_their_ids_with_one_bar_only_while_really_waiting(tmp_path, capsys):
+    catalog = load_catalog().videos
+    chosen = [catalog["bikes"], catalog["bunny"]]
+    segments = embed_videos(client(tmp_path, FakeEmbedAPI()), chosen, clip_length=6)
+    assert [(v.id, v.title) for v in chosen] == list(dict.fromkeys((s.video_id, s.title) for s in segments))
+    assert "Videos" not in capsys.readouterr().err  # local mode answers at once: no bar to watch
+    settings = load_settings({"TL_MODE": "live", "TWELVE_LABS_API_KEY": "tlk_" + "NotARealKey0000",
+                              "COURSE_CACHE_DIR": str(tmp_path / "live")}, root=tmp_path)
+    live = make_client(settings, transport=FakeEmbedAPI(), policy=FakeClock().policy(), source="fake API")
+    embed_videos(live, chosen, clip_length=6)
+    assert "Videos: 100%" in capsys.readouterr().err
