@@ -340,3 +340,13 @@ def test_a_batch_is_not_cancelled_by_an_interrupt_whose_clean_up_was_cut_short(t
     course_of(client).cancel.set()  # Ctrl-C pressed again while the last batch was stopping
     table = ingest(client, milvus, COLLECTION, folder)
     assert table["outcome"].tolist() == ["embedded"] * 3
+
+
+def test_videos_that_do_not_fit_an_existing_collection_are_failed_rows(tmp_path, folder, milvus):
+    # A collection made earlier by another model (8-d): every video of this batch (16-d) is a
+    # failed row saying why, none is stored, and the collection is left as it was.
+    store.ensure_collection(milvus, COLLECTION, 8)
+    table = ingest(client_for(tmp_path, FakeEmbedAPI()), milvus, COLLECTION, folder)
+    assert table["outcome"].tolist() == ["failed"] * 3
+    assert all("its vectors have 16 dimensions and 'segments' holds 8-d ones" in r for r in table["reason"])
+    assert store.count(milvus, COLLECTION) == 0
