@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import signal
 import subprocess
@@ -22,7 +23,7 @@ from coursekit.standin import video as standin_video
 from helpers import store
 from helpers.client import course_of, make_client
 from helpers.embed import embed_text
-from helpers.errors import StoreError, VideoError
+from helpers.errors import EmbeddingError, StoreError, VideoError
 from helpers.ingest import ingest
 from helpers.media import check_video, load_catalog
 from helpers.settings import load_settings
@@ -350,3 +351,69 @@ def test_videos_that_do_not_fit_an_existing_collection_are_failed_rows(tmp_path,
     assert table["outcome"].tolist() == ["failed"] * 3
     assert all("its vectors have 16 dimensions and 'segments' holds 8-d ones" in r for r in table["reason"])
     assert store.count(milvus, COLLECTION) == 0
+
+
+# --- what the batch refuses at once, shows while it runs, and writes in the log -----------------
+
+@pytest.mark.parametrize("concurrency", [0, -1, 1.5, "2", None])
+def test_a_concurrency_that_is_not_a_whole_number_of_at_least_one_is_refused(tmp_path, folder, milvus,
+                                                                            concurrency):
+    api = FakeEmbedAPI()
+    with pytest.raises(ValueError, match=f"concurrency must be a whole number of at least 1, not {concurrency!r}"):
+        ingest(client_for(tmp_path, api), milvus, COLLECTION, folder, concurrency=concurrency)
+    assert api.calls == []
+
+
+def test_a_clip_length_out_of_range_is_one_error_before_any_video(tmp_path, folder, milvus):
+    api = FakeEmbedAPI()
+    with pytest.raises(EmbeddingError, match="clip_length=12: Marengo cuts videos into clips of 2-10 s"):
+        ingest(client_for(tmp_path, api), milvus, COLLECTION, folder, clip_length=12)
+    assert api.calls == [] and not milvus.has_collection(COLLECTION)
+
+
+def test_a_live_batch_shows_one_bar_that_counts_the_videos_and_names_the_last(tmp_path, folder, milvus, capsys):
+    ingest(live_client(tmp_path, FakeEmbedAPI(task_polls=1)), milvus, COLLECTION, folder, concurrency=1)
+    shown = capsys.readouterr().err
+    assert "Ingesting" in shown and "3/3" in shown and "carphone: embedded" in shown
+    assert "Upload" not in shown and "Embed " not in shown  # no bar per video under it
+
+
+class Bug(httpx.BaseTransport):
+    """The fake API, but the first upload meets a bug (a ``RuntimeError``, no course error)."""
+
+    def __init__(self):
+        self.inner, self.uploads = FakeEmbedAPI(), 0
+
+    def handle_request(self, request):
+        if endpoint(request) == "POST /assets":
+            self.uploads += 1
+            if self.uploads == 1:
+                raise RuntimeError("a bug, not the API's answer")
+        return self.inner.handle_request(request)
+
+
+def test_the_log_has_each_failed_video_a_bugs_traceback_and_the_batchs_counts(tmp_path, folder, milvus,
+                                                                              course_log):
+    (folder / "broken.mp4").write_text("this is text pretending to be a video")
+    table = ingest(client_for(tmp_path, Bug()), milvus, COLLECTION, folder, concurrency=1).set_index("video")
+    assert table["outcome"].to_dict() == {"bikes": "failed", "broken": "failed", "bunny": "embedded",
+                                          "carphone": "embedded"}
+    log = course_log.read_text()
+    broken = next(line for line in log.splitlines() if " ERROR " in line[:40] and "Ingest: broken failed: " in line)
+    assert "is not a video PyAV can read" in broken
+    # A course error explains itself: no traceback after it. A bug gets its traceback.
+    after_broken = log.split(broken, 1)[1].splitlines()[1:2]
+    assert not after_broken or not after_broken[0].startswith("Traceback")
+    assert re.search(r" ERROR .*Ingest: bikes failed: a bug, not the API's answer\nTraceback", log)
+    assert "Ingested 4 videos into 'segments': 2 embedded, 2 failed" in log
+
+
+def test_a_video_id_that_names_other_footage_is_a_failed_row_and_an_error_in_the_log(tmp_path, folder, milvus,
+                                                                                   course_log):
+    other = tmp_path / "other"
+    other.mkdir()
+    shutil.copy(VIDEOS / "tree.mp4", other / "bikes.mp4")
+    ingest(client_for(tmp_path, FakeEmbedAPI()), milvus, COLLECTION, [other / "bikes.mp4"])
+    table = ingest(client_for(tmp_path, FakeEmbedAPI()), milvus, COLLECTION, folder).set_index("video")
+    assert table.loc["bikes", "outcome"] == "failed" and "already names other footage" in table.loc["bikes", "reason"]
+    assert re.search(r" ERROR .*Ingest: bikes not stored: .*already names other footage", course_log.read_text())
