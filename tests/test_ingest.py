@@ -22,7 +22,7 @@ from coursekit.standin import video as standin_video
 
 from helpers import store
 from helpers.client import course_of, make_client
-from helpers.embed import embed_text
+from helpers.embed import embed_text, embed_video
 from helpers.errors import EmbeddingError, StoreError, VideoError
 from helpers.ingest import ingest
 from helpers.media import check_video, load_catalog
@@ -326,13 +326,16 @@ def live_client(tmp_path, transport):
 def test_ctrl_c_wakes_every_wait_starts_nothing_new_and_leaves_the_client_usable(tmp_path, folder, milvus):
     if signal.getsignal(signal.SIGINT) is not signal.default_int_handler:
         pytest.skip("SIGINT does not raise KeyboardInterrupt in this process")
+    # The third video is in the cache already: nothing would stop it but not being started.
+    embed_video(live_client(tmp_path, FakeEmbedAPI()), folder / "carphone.mp4", clip_length=6)
     server = CtrlC()
     client = live_client(tmp_path, server)
     server.cancel = course_of(client).cancel
     with pytest.raises(KeyboardInterrupt):
-        ingest(client, milvus, COLLECTION, folder, concurrency=2)
+        ingest(client, milvus, COLLECTION, folder, clip_length=6, concurrency=2)
     assert server.unwoken == 0  # both videos' waits were woken, not left to their deadlines
-    assert server.uploads == 2 and server.creates == 2  # the third video never started
+    assert server.uploads == 2 and server.creates == 2  # the third video never started ...
+    assert not milvus.has_collection(COLLECTION)  # ... nor was it stored from the cache
     assert embed_text(client, "a dog").shape  # the interrupt is over: the client works again
 
 
