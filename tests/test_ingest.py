@@ -420,3 +420,40 @@ def test_a_video_id_that_names_other_footage_is_a_failed_row_and_an_error_in_the
     table = ingest(client_for(tmp_path, FakeEmbedAPI()), milvus, COLLECTION, folder).set_index("video")
     assert table.loc["bikes", "outcome"] == "failed" and "already names other footage" in table.loc["bikes", "reason"]
     assert re.search(r" ERROR .*Ingest: bikes not stored: .*already names other footage", course_log.read_text())
+
+
+class BothReady(httpx.BaseTransport):
+    """The fake API, noting when every one of ``videos`` tasks has answered ``ready``."""
+
+    def __init__(self, videos: int):
+        self.inner, self.videos, self.ready = FakeEmbedAPI(), videos, 0
+        self.changed = threading.Condition()
+
+    def handle_request(self, request):
+        response = self.inner.handle_request(request)
+        if endpoint(request) == "GET /embed-v2/tasks/{id}" and json.loads(response.read())["status"] == "ready":
+            with self.changed:
+                self.ready += 1
+                self.changed.notify_all()
+        return response
+
+
+def test_a_milvus_failure_counts_the_video_another_worker_was_writing(tmp_path, milvus, monkeypatch):
+    # Two videos at once. The first write fails once both are embedded, while the other video
+    # waits to write: that write still happens, and the count in the error includes it.
+    server, real, calls = BothReady(videos=2), store.upsert_segments, []
+
+    def first_write_fails(*args, **kwargs):
+        calls.append(1)
+        if len(calls) == 1:
+            with server.changed:
+                server.changed.wait_for(lambda: server.ready == 2, timeout=10)
+            raise StoreError("Milvus refused the write (injected).")
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(store, "upsert_segments", first_write_fails)
+    with pytest.raises(StoreError, match="Ingestion stopped with 1 of 2 videos stored"):
+        ingest(client_for(tmp_path, server), milvus, COLLECTION, [VIDEOS / "bikes.mp4", VIDEOS / "bunny.mp4"],
+               clip_length=6, concurrency=2)
+    assert len(calls) == 2 and store.count(milvus, COLLECTION) in {expected_rows(VIDEOS / f"{v}.mp4")
+                                                                   for v in ("bikes", "bunny")}
