@@ -8,7 +8,6 @@ depends on the machine's)."""
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import httpx
@@ -20,23 +19,15 @@ from helpers.embed import embed_video
 from helpers.media import check_video
 from helpers.settings import load_settings
 from faults import FakeClock, FakeEmbedAPI, FaultTransport, http_status
+from test_embed_answers import Rewrite
 
 VIDEO = Path(__file__).resolve().parents[1] / "data" / "videos" / "bikes.mp4"
 
 
-class Relist(httpx.BaseTransport):
+def relist(api: httpx.BaseTransport, change) -> Rewrite:
     """The fake API, with every item of its task and asset lists passed through ``change``."""
-
-    def __init__(self, api: httpx.BaseTransport, change):
-        self.api, self.change = api, change
-
-    def handle_request(self, request):
-        response = self.api.handle_request(request)
-        if request.method != "GET" or not request.url.path.endswith(("/embed-v2/tasks", "/assets")):
-            return response
-        body = json.loads(response.read())
-        body["data"] = [self.change(item) for item in body["data"]]
-        return httpx.Response(response.status_code, json=body, request=request)
+    return Rewrite(api, ("GET /embed-v2/tasks", "GET /assets"),
+                   lambda body: {**body, "data": [change(item) for item in body["data"]]})
 
 
 def run(tmp_path: Path, cache: str, transport, clock: FakeClock):
@@ -53,7 +44,7 @@ def after_an_earlier_run(tmp_path: Path, endpoint: str, change):
     api = FakeEmbedAPI(clock=clock.wall)
     earlier = run(tmp_path, "earlier", api, clock)
     retry._KNOWN.clear()  # the earlier run was another process
-    faults = FaultTransport(Relist(api, change), {endpoint: [http_status(503)]})
+    faults = FaultTransport(relist(api, change), {endpoint: [http_status(503)]})
     now = run(tmp_path, "now", faults, clock)
     held = len(api._tasks if endpoint == "POST /embed-v2/tasks" else api.assets)
     return faults.count(endpoint), held, now == earlier

@@ -26,26 +26,33 @@ from helpers.media import load_catalog
 from helpers.retry import ApiCallError
 from helpers.settings import load_settings
 from helpers.thumbnails import still
-from faults import PASS, FakeClock, FakeEmbedAPI, FaultTransport, connection_reset, forever, http_status, task_failed
+from faults import (PASS, FakeClock, FakeEmbedAPI, FaultTransport, connection_reset, endpoint, forever, http_status,
+                    task_failed)
 
 VIDEO = Path(__file__).resolve().parents[1] / "data" / "videos" / "bikes.mp4"
 
 
 class Rewrite(httpx.BaseTransport):
-    """The fake API, with each answer about a task passed through ``change(body)``."""
+    """The fake API, with its JSON answer to each request at ``endpoints`` (``faults.endpoint``
+    names) passed through ``change(body)``."""
 
-    def __init__(self, api: httpx.BaseTransport, change):
-        self.api, self.change = api, change
+    def __init__(self, api: httpx.BaseTransport, endpoints: tuple[str, ...], change):
+        self.api, self.endpoints, self.change = api, endpoints, change
 
     def handle_request(self, request):
         response = self.api.handle_request(request)
-        if not (request.method == "GET" and "/embed-v2/tasks/" in request.url.path):
+        if endpoint(request) not in self.endpoints:
             return response
         return httpx.Response(response.status_code, json=self.change(json.loads(response.read())), request=request)
 
 
+def task(api: httpx.BaseTransport, change) -> Rewrite:
+    """The fake API, with each answer about a task passed through ``change(body)``."""
+    return Rewrite(api, ("GET /embed-v2/tasks/{id}",), change)
+
+
 def segments(change):
-    """A ``Rewrite`` change: a ready task's segments passed through ``change(data)``."""
+    """A ``task`` change: a ready task's segments passed through ``change(data)``."""
     return lambda body: {**body, "data": change(body["data"])} if body.get("status") == "ready" else body
 
 
@@ -64,7 +71,7 @@ def with_audio(data):
 def test_unasked_options_are_left_out_and_the_log_says_which(tmp_path, course_log):
     expected = embed_video(client(tmp_path, FakeEmbedAPI(), cache="clean"), VIDEO, clip_length=6)
     assert "not asked for" not in course_log.read_text()  # a clean answer: nothing to say
-    got = embed_video(client(tmp_path, Rewrite(FakeEmbedAPI(), segments(with_audio))), VIDEO, clip_length=6)
+    got = embed_video(client(tmp_path, task(FakeEmbedAPI(), segments(with_audio))), VIDEO, clip_length=6)
     assert got == expected  # the same segments, the same vectors: no audio one under a visual label
     assert ("The answer for bikes.mp4 also held audio/asset, audio/clip embeddings, which were not asked for: "
             "left out") in course_log.read_text()
@@ -77,7 +84,7 @@ def test_unasked_options_are_left_out_and_the_log_says_which(tmp_path, course_lo
 ], ids=["mixed", "empty"])
 def test_an_answer_with_mixed_or_empty_vectors_is_an_error_not_segments(tmp_path, spoil, what):
     with pytest.raises(EmbeddingError, match=r"Embeddings of bikes\.mp4 have mixed or empty dimensions"):
-        embed_video(client(tmp_path, Rewrite(FakeEmbedAPI(), segments(spoil))), VIDEO, clip_length=6)
+        embed_video(client(tmp_path, task(FakeEmbedAPI(), segments(spoil))), VIDEO, clip_length=6)
 
 
 def test_an_upload_the_platform_could_not_process_stops_before_any_task(tmp_path):
@@ -125,7 +132,7 @@ def test_a_task_that_failed_without_a_reason_says_so_and_is_an_error_in_the_log(
         return {"_id": body["_id"], "status": "failed", **({"error": error} if error else {})}
 
     with pytest.raises(EmbeddingError, match=r"The embedding task for bikes\.mp4 failed: no reason given \(task "):
-        embed_video(client(tmp_path, Rewrite(FakeEmbedAPI(), fail)), VIDEO, clip_length=6)
+        embed_video(client(tmp_path, task(FakeEmbedAPI(), fail)), VIDEO, clip_length=6)
     logged = [line for line in course_log.read_text().splitlines()
               if " ERROR " in line[:40] and "The embedding task for bikes.mp4 failed: no reason given" in line]
     assert len(logged) == 1
@@ -148,20 +155,6 @@ def test_a_task_resumed_then_cut_off_again_is_resumed_once_more(tmp_path):
 
 
 # --- queries: a text, a picture, a clip, and catalog videos -----------------------------------
-
-class Answer(httpx.BaseTransport):
-    """The fake API, with each synchronous embedding's answer (``POST /embed-v2``) passed
-    through ``change(body)``."""
-
-    def __init__(self, api: httpx.BaseTransport, change):
-        self.api, self.change = api, change
-
-    def handle_request(self, request):
-        response = self.api.handle_request(request)
-        if not (request.method == "POST" and request.url.path.endswith("/embed-v2")):
-            return response
-        return httpx.Response(response.status_code, json=self.change(json.loads(response.read())), request=request)
-
 
 @pytest.fixture(scope="module")
 def picture(tmp_path_factory) -> Path:
@@ -191,7 +184,7 @@ def test_a_refused_picture_query_names_the_picture_and_its_words(tmp_path, pictu
 
 @pytest.mark.parametrize("query", ["text", "image"])
 def test_an_answer_without_a_vector_is_a_clear_error(tmp_path, picture, query):
-    api = Answer(FakeEmbedAPI(), lambda body: {**body, "data": []})
+    api = Rewrite(FakeEmbedAPI(), ("POST /embed-v2",), lambda body: {**body, "data": []})
     with pytest.raises(EmbeddingError, match=f"The Embed API returned no embedding for the {query} "):
         if query == "text":
             embed_text(client(tmp_path, api), "a dog")
