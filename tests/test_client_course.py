@@ -75,6 +75,9 @@ def test_each_mode_gets_its_own_transport_and_says_whose_vectors_it_has(tmp_path
     assert not isinstance(make_transport(local), (httpx.HTTPTransport, RecordingTransport, ReplayTransport))
 
     assert make_client(local).course.source == STANDIN_SOURCE
+    # Live and local runs cache by default (a re-run pays nothing); replay does not.
+    assert make_client(local).course.cache.directory == tmp_path / ".cache" / "embeddings"
+    assert make_client(live).course.cache is not None and make_client(replay).course.cache is None
     assert make_client(record_local).course.source == STANDIN_SOURCE
     assert make_client(replay).course.source == f"replay of {replay.recordings_dir.name}"
     assert make_client(live).course.source.startswith(f"{LIVE_SOURCE} at https://")
