@@ -39,13 +39,16 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 MODULES = ("helpers/retry.py", "helpers/client.py", "helpers/embed.py", "helpers/cache.py",
-           "helpers/ingest.py", "helpers/store.py", "coursekit/redact.py")
+           "helpers/ingest.py", "helpers/store.py", "coursekit/redact.py",
+           # Two more promises: limits checked before an upload, and keys cleaned, refused, never shown.
+           "coursekit/limits.py", "helpers/media.py", "helpers/settings.py", "helpers/polling.py")
 #: The unit tests that exercise these modules (the coverage run picks the ones per line).
 TESTS = ("test_retry.py", "test_faults.py", "test_billed_calls.py", "test_polling.py", "test_interrupt.py",
          "test_wait_until_ready.py", "test_cache.py", "test_cache_failures.py", "test_embed.py",
          "test_ingest.py", "test_store.py", "test_store_rows.py", "test_secrets.py", "test_client_course.py",
          "test_transports.py", "test_answers.py", "test_vectors_note.py", "test_recordings.py",
-         "test_local_transport.py", "test_doctor.py")
+         "test_local_transport.py", "test_doctor.py", "test_inputs_settings.py", "test_inputs_ids.py",
+         "test_inputs_files.py", "test_learner_paths.py")
 #: Per module, the tests that keep its promises: run first, so that most mutants die in seconds;
 #: only a mutant they miss meets the rest of the tests that run its line.
 FIRST = {
@@ -57,6 +60,10 @@ FIRST = {
     "helpers/cache.py": ("test_cache.py", "test_cache_failures.py"),
     "helpers/ingest.py": ("test_ingest.py", "test_interrupt.py"),
     "helpers/store.py": ("test_store.py", "test_store_rows.py"),
+    "coursekit/limits.py": ("test_inputs_ids.py", "test_embed.py", "test_learner_paths.py"),
+    "helpers/media.py": ("test_embed.py", "test_inputs_files.py", "test_inputs_ids.py"),
+    "helpers/settings.py": ("test_inputs_settings.py", "test_learner_paths.py", "test_transports.py", "test_secrets.py"),
+    "helpers/polling.py": ("test_wait_until_ready.py", "test_polling.py"),
 }
 #: Imported once by the runner, then shared by every mutant's forked test run (the course's own
 #: packages are never imported there: each fork imports the mutated copy).
