@@ -71,6 +71,9 @@ def test_each_mode_gets_its_own_transport_and_says_whose_vectors_it_has(tmp_path
     assert type(make_transport(live, key)) is httpx.HTTPTransport
     assert isinstance(make_transport(record_live, key), RecordingTransport)
     assert isinstance(make_transport(record_local), RecordingTransport)
+    # What is recorded comes from where TL_RECORD_FROM says: the network, or the stand-in.
+    assert type(make_transport(record_live, key).inner) is httpx.HTTPTransport
+    assert type(make_transport(record_local).inner) is type(make_transport(local))
     assert isinstance(make_transport(replay), ReplayTransport)
     assert not isinstance(make_transport(local), (httpx.HTTPTransport, RecordingTransport, ReplayTransport))
 
@@ -100,3 +103,9 @@ def test_a_live_clients_note_speaks_of_marengo_not_of_the_recordings():
     faked = make_client(load_settings({"TL_MODE": "replay"}, root=ROOT), transport=httpx.MockTransport(
         lambda request: httpx.Response(500)), source="a fake API")
     assert vectors_note(faked).startswith("Vectors: replayed from recordings made by a fake API.")
+
+
+def test_the_log_says_which_client_was_made(tmp_path, course_log):
+    make_client(load_settings({"TL_MODE": "replay", "COURSE_DOTENV": "/dev/null"}, root=tmp_path))
+    assert ("Twelve Labs client in replay mode (TL_MODE=replay); vectors from replay of recordings; cache off"
+            in course_log.read_text())
