@@ -19,7 +19,12 @@ for the mutated file) and only the tests that ran its line are run, stopping at 
 failure (killed) or after a time limit (killed: a test hung). Writes a JSON report (every
 mutant, its outcome and the test that killed it) and prints the survivors.
 
-A tool to run, not part of the unit suite: it takes minutes per module.
+The map sees only code run in the test's own process: a mutant that only a subprocess test
+(a notebook, a script) would notice is reported as surviving, never as killed.
+
+A tool to run, not part of the unit suite. Measured on this project's 2-core machine, one
+module at a time per core: 241 mutants of store and cache in 31 min; retry and client, whose
+tests wait on fake clocks and hung mutants, about 16 s a mutant.
 """
 
 from __future__ import annotations
