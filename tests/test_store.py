@@ -162,6 +162,49 @@ def test_zero_vector_writes_nothing(client, name):
     assert store.count(client, name) == 0
 
 
+def test_a_bad_batch_size_writes_nothing(client, name):
+    store.ensure_collection(client, name, DIM)
+    for batch_size in (0, -1):
+        with pytest.raises(StoreError, match=f"batch_size must be positive, not {batch_size}"):
+            store.upsert_segments(client, name, make_segments(), batch_size=batch_size)
+    assert store.count(client, name) == 0
+
+
+def test_nothing_left_to_write_is_zero_rows_written(client, name):
+    store.ensure_collection(client, name, DIM)
+    assert store.upsert_segments(client, name, []) == 0
+    blink = Segment("video0", 3.0, 3.5, "clip", "visual", (1.0,) * DIM)  # under MIN_SEGMENT_SEC
+    assert store.upsert_segments(client, name, [blink]) == 0
+    assert store.count(client, name) == 0
+
+
+def test_a_field_over_its_byte_limit_writes_nothing(client, name):
+    store.ensure_collection(client, name, DIM)
+    segments = make_segments()
+    long = replace(segments[-1], title="é" * 1025)  # 1,025 characters, but 2,050 bytes of UTF-8
+    with pytest.raises(StoreError, match=r"#14 \('video2'.* has a title over 2048 bytes\. Nothing was written"):
+        store.upsert_segments(client, name, [*segments[:-1], long], batch_size=2)
+    assert store.count(client, name) == 0
+
+
+def test_a_text_collection_takes_one_text_per_video_and_a_plain_one_none(client, name):
+    if not store.server_info(client).features["bm25"]:
+        pytest.skip("the course's text collection needs BM25 (Milvus 2.5)")
+    store.ensure_collection(client, name, DIM, text=True)
+    segments = make_segments()
+    with pytest.raises(StoreError, match=f"Collection '{name}' is a text collection: pass texts= exactly"):
+        store.upsert_segments(client, name, segments)
+    with pytest.raises(StoreError, match="The text of 'video1' is missing or over 8192 bytes: nothing was written"):
+        store.upsert_segments(client, name, segments, texts={"video0": "a red bicycle", "video2": "a tree"})
+    with pytest.raises(StoreError, match="The text of 'video0' is missing or over 8192 bytes"):
+        store.upsert_segments(client, name, segments, texts={f"video{v}": "é" * 4097 for v in range(3)})
+    assert store.count(client, name) == 0
+    store.ensure_collection(client, name, DIM, reset=True)
+    with pytest.raises(StoreError, match=f"Collection '{name}' is not a text collection: pass texts= exactly"):
+        store.upsert_segments(client, name, segments, texts={f"video{v}": "words" for v in range(3)})
+    assert store.count(client, name) == 0
+
+
 def test_upsert_into_missing_collection(client):
     with pytest.raises(StoreError, match="no collection 'missing'.*ensure_collection"):
         store.upsert_segments(client, "missing", make_segments())
@@ -226,6 +269,14 @@ def test_search_many_and_bad_queries(client, name):
         store.search(client, name, segments[0].vector, filter="no_such_field ==")
     with pytest.raises(StoreError, match="one length"):
         store.search_many(client, name, [[1.0] * DIM, [1.0] * (DIM - 1)])
+    # Several vectors given to search (search_many takes those), or none at all.
+    with pytest.raises(StoreError, match=rf"Pass one query vector \(a flat list of numbers\) per query, not shape \(1, 2, {DIM}\)"):
+        store.search(client, name, [segments[0].vector, segments[1].vector])
+    with pytest.raises(StoreError, match=r"Pass one query vector .* not shape \(1, 0\)"):
+        store.search(client, name, [])
+    for limit in (0, -1, True, 2.0, "5"):
+        with pytest.raises(StoreError, match=rf"limit must be a positive whole number, not {re.escape(repr(limit))}"):
+            store.search(client, name, segments[0].vector, limit=limit)
 
 
 def test_all_segments_are_unit_vectors_in_order(client, name):
