@@ -20,6 +20,7 @@ import time
 from dataclasses import replace
 from pathlib import Path
 
+import grpc
 import numpy as np
 import pytest
 from pymilvus.exceptions import MilvusException
@@ -277,6 +278,35 @@ def test_search_many_and_bad_queries(client, name):
     for limit in (0, -1, True, 2.0, "5"):
         with pytest.raises(StoreError, match=rf"limit must be a positive whole number, not {re.escape(repr(limit))}"):
             store.search(client, name, segments[0].vector, limit=limit)
+
+
+class _DeadlineExceeded(grpc.RpcError):
+    """A call past its deadline: one of the gRPC errors pymilvus raises as they are, not as a
+    MilvusException (``pymilvus.decorators.IGNORE_RETRY_CODES``)."""
+
+    def code(self):
+        return grpc.StatusCode.DEADLINE_EXCEEDED
+
+    def details(self):
+        return "Deadline Exceeded"
+
+
+def test_a_milvus_failure_is_one_store_error_in_milvus_words(client, name, monkeypatch):
+    store.ensure_collection(client, name, DIM)
+    with pytest.raises(StoreError) as error:
+        store.search(client, name, [1.0] * DIM, filter="no_such_field ==")
+    message, said = str(error.value), error.value.__cause__.message.strip().rstrip(".")
+    print(message)
+    assert message == f"Milvus could not search collection '{name}': {said}." and "MilvusException" not in message
+
+    def lost(*_, **__):
+        raise _DeadlineExceeded()
+
+    monkeypatch.setattr(client, "query", lost)
+    with pytest.raises(StoreError) as error:
+        store.count(client, name)
+    assert str(error.value) == (f"Lost the connection to Milvus while trying to count the rows of '{name}' (Deadline "
+                                "Exceeded). If it is a server, check it is running; then reconnect with store.connect().")
 
 
 def test_all_segments_are_unit_vectors_in_order(client, name):
