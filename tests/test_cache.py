@@ -261,7 +261,8 @@ def test_an_entry_is_checked_by_its_content_not_its_layout(tmp_path):
 
 
 def test_a_damaged_task_journal_entry_is_never_resumed(tmp_path):
-    """A task id that is not one (a number, empty, missing) starts a new task instead of asking for it."""
+    """A journal entry whose task id is not one (a number, empty, missing, cut short) is never offered
+    for resuming: the next run creates its task instead of asking the API about one that cannot exist."""
     cache = EmbeddingCache(tmp_path)
     key = "k" * 64
     journal = tmp_path / "tasks" / f"{key}.json"
