@@ -53,7 +53,7 @@ TESTS = ("test_retry.py", "test_faults.py", "test_billed_calls.py", "test_pollin
          "test_ingest.py", "test_store.py", "test_store_rows.py", "test_secrets.py", "test_client_course.py",
          "test_transports.py", "test_answers.py", "test_vectors_note.py", "test_recordings.py",
          "test_local_transport.py", "test_doctor.py", "test_inputs_settings.py", "test_inputs_ids.py",
-         "test_inputs_files.py", "test_learner_paths.py", "test_hybrid.py")
+         "test_inputs_files.py", "test_learner_paths.py", "test_hybrid.py", "test_limits.py", "test_evaluate.py")
 #: Per module, the tests that keep its promises: run first, so that most mutants die in seconds;
 #: only a mutant they miss meets the rest of the tests that run its line.
 FIRST = {
@@ -65,8 +65,9 @@ FIRST = {
     "helpers/cache.py": ("test_cache.py", "test_cache_failures.py"),
     "helpers/ingest.py": ("test_ingest.py", "test_interrupt.py"),
     "helpers/store.py": ("test_store.py", "test_store_rows.py", "test_inputs_ids.py", "test_hybrid.py"),
-    "coursekit/limits.py": ("test_inputs_ids.py", "test_embed.py", "test_learner_paths.py"),
-    "helpers/media.py": ("test_embed.py", "test_inputs_files.py", "test_inputs_ids.py"),
+    "coursekit/limits.py": ("test_limits.py", "test_inputs_ids.py", "test_embed.py", "test_learner_paths.py"),
+    "helpers/media.py": ("test_limits.py", "test_embed.py", "test_inputs_files.py", "test_inputs_ids.py",
+                         "test_evaluate.py"),
     "helpers/settings.py": ("test_inputs_settings.py", "test_learner_paths.py", "test_transports.py", "test_secrets.py"),
     "helpers/polling.py": ("test_wait_until_ready.py", "test_polling.py"),
 }
