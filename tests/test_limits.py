@@ -78,3 +78,40 @@ def test_a_checkout_without_the_catalog_says_where_the_videos_come_from(tmp_path
     with pytest.raises(VideoError) as caught:
         load_catalog(tmp_path)
     assert f"No catalog at {tmp_path / 'catalog.json'}. The course's videos ship in the repo" in str(caught.value)
+
+
+# --- The checks a chapter (and video-search) runs on a file before anything is sent --------------
+VIDEO = Path(__file__).resolve().parents[1] / "data" / "videos" / "bikes.mp4"
+
+
+def test_check_video_refuses_a_folder_a_clip_length_and_a_file_that_is_no_video(tmp_path):
+    from helpers.media import check_video
+
+    with pytest.raises(VideoError, match="is a folder, not a video file: pass the path of one .mp4 file"):
+        check_video(tmp_path)
+    with pytest.raises(VideoError, match="clip_length=12: Marengo cuts videos into clips of 2-10 s"):
+        check_video(VIDEO, clip_length=12)
+    (tmp_path / "notes.mp4").write_text("not a video")
+    with pytest.raises(VideoError) as caught:
+        check_video(tmp_path / "notes.mp4")
+    # The reason PyAV gave, by name: what to search for if the advice does not help.
+    assert "notes.mp4 is not a video PyAV can read (InvalidDataError). Pass an MP4" in str(caught.value)
+    assert check_video(VIDEO, clip_length=6).duration_sec > 0
+
+
+def test_check_image_refuses_what_cannot_be_a_query_and_returns_the_bytes_of_what_can(tmp_path):
+    from PIL import Image
+
+    from helpers.media import check_image
+    from helpers.thumbnails import still
+
+    with pytest.raises(VideoError, match="Image file not found: .*helpers.thumbnails.still"):
+        check_image(tmp_path / "missing.jpg")
+    (tmp_path / "notes.png").write_text("not a picture")
+    with pytest.raises(VideoError, match="notes.png is not a JPEG or PNG image; convert it first"):
+        check_image(tmp_path / "notes.png")
+    Image.new("RGB", (100, 300)).save(tmp_path / "thin.png")
+    with pytest.raises(VideoError, match="thin.png cannot be a query: it is 100x300; both sides must be at least 128"):
+        check_image(tmp_path / "thin.png")
+    picture = still(VIDEO, 3.0, tmp_path / "frame.jpg")
+    assert check_image(picture) == picture.read_bytes()
