@@ -143,7 +143,9 @@ def _embed_remote(client: TwelveLabs, course: Course, path: Path, duration: floa
         if journal:
             journal.remember_task(key, task.id)
     task_id = task.id
-    if task.status not in retry.FINAL_STATUSES:
+    # A task adopted from the list after a lost answer is a summary, without its segments or
+    # error even when it has ended: it is asked for in full, like one still running.
+    if task.status not in retry.FINAL_STATUSES or not hasattr(task, "data"):
         task = retry.poll(f"Embed {path.name}", lambda: client.embed.v_2.tasks.retrieve(task_id),
                           course, timeout, show_bar)
     if task.status != "ready":

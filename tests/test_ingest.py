@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import signal
 import subprocess
@@ -20,12 +21,13 @@ import pytest
 from coursekit.standin import video as standin_video
 
 from helpers import store
-from helpers.client import make_client
-from helpers.errors import StoreError, VideoError
+from helpers.client import course_of, make_client
+from helpers.embed import embed_text, embed_video
+from helpers.errors import EmbeddingError, StoreError, VideoError
 from helpers.ingest import ingest
 from helpers.media import check_video, load_catalog
 from helpers.settings import load_settings
-from faults import FakeClock, FakeEmbedAPI, FaultTransport, task_failed
+from faults import FakeClock, FakeEmbedAPI, FaultTransport, endpoint, task_failed
 
 ROOT = Path(__file__).resolve().parents[1]
 VIDEOS = ROOT / "data" / "videos"
@@ -275,3 +277,187 @@ def test_a_batch_killed_mid_way_then_run_again_has_every_row_once(tmp_path):
     print(f"\ncrash and rerun: after the kill {sum(after_kill.values())} rows "
           f"({len(after_kill)} videos); after the rerun {sum(final.values())} rows, "
           f"expected {sum(expected.values())}")
+
+
+# --- Ctrl-C, in this process -----------------------------------------------------------------
+
+class CtrlC(httpx.BaseTransport):
+    """Every task stays ``processing``. The first poll waits (up to 10 s) until two videos have a
+    task, then presses Ctrl-C (a real SIGINT: the batch's main thread gets ``KeyboardInterrupt``
+    while it waits for its workers). Every poll answers only once the batch has told its waits
+    to stop (``cancel``); one that waited 10 s in vain is counted in ``unwoken`` (and no later
+    one waits)."""
+
+    def __init__(self):
+        self.inner, self.cancel = FakeEmbedAPI(task_polls=10**9), threading.Event()
+        self.changed = threading.Condition()
+        self.uploads = self.creates = self.polls = self.unwoken = 0
+
+    def handle_request(self, request):
+        name = endpoint(request)
+        if name in ("POST /assets", "POST /embed-v2/tasks"):
+            response = self.inner.handle_request(request)
+            with self.changed:
+                self.uploads += name == "POST /assets"
+                self.creates += name == "POST /embed-v2/tasks"
+                self.changed.notify_all()
+            return response
+        if name == "GET /embed-v2/tasks/{id}":
+            with self.changed:
+                self.polls += 1
+                first = self.polls == 1
+                if first:
+                    self.changed.wait_for(lambda: self.creates >= 2, timeout=10)
+            if first:
+                os.kill(os.getpid(), signal.SIGINT)
+            if not self.unwoken and not self.cancel.wait(10):
+                self.unwoken += 1
+        return self.inner.handle_request(request)
+
+
+def live_client(tmp_path, transport):
+    """A live-mode client (polls every 5 s, on a fake clock) over ``transport``."""
+    env = {"TL_MODE": "live", "TWELVE_LABS_API_KEY": "tlk_" + "NotARealKey0000",
+           "COURSE_CACHE_DIR": str(tmp_path / "cache")}
+    return make_client(load_settings(env, root=tmp_path), transport=transport, policy=FakeClock().policy(),
+                       source="fake API")
+
+
+def test_ctrl_c_wakes_every_wait_starts_nothing_new_and_leaves_the_client_usable(tmp_path, folder, milvus):
+    # The third video is in the cache already: nothing would stop it but not being started.
+    embed_video(live_client(tmp_path, FakeEmbedAPI()), folder / "carphone.mp4", clip_length=6)
+    server = CtrlC()
+    client = live_client(tmp_path, server)
+    server.cancel = course_of(client).cancel
+    # Ctrl-C raises KeyboardInterrupt, as in a terminal or a kernel (a process started in the
+    # background may have inherited SIGINT ignored).
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
+    try:
+        with pytest.raises(KeyboardInterrupt):
+            ingest(client, milvus, COLLECTION, folder, clip_length=6, concurrency=2)
+    finally:
+        signal.signal(signal.SIGINT, previous)
+    assert server.unwoken == 0  # both videos' waits were woken, not left to their deadlines
+    assert server.uploads == 2 and server.creates == 2  # the third video never started ...
+    assert not milvus.has_collection(COLLECTION)  # ... nor was it stored from the cache
+    assert embed_text(client, "a dog").shape  # the interrupt is over: the client works again
+
+
+def test_a_batch_is_not_cancelled_by_an_interrupt_whose_clean_up_was_cut_short(tmp_path, folder, milvus):
+    client = client_for(tmp_path, FakeEmbedAPI())
+    course_of(client).cancel.set()  # Ctrl-C pressed again while the last batch was stopping
+    table = ingest(client, milvus, COLLECTION, folder)
+    assert table["outcome"].tolist() == ["embedded"] * 3
+
+
+def test_videos_that_do_not_fit_an_existing_collection_are_failed_rows(tmp_path, folder, milvus):
+    # A collection made earlier by another model (8-d): every video of this batch (16-d) is a
+    # failed row saying why, none is stored, and the collection is left as it was.
+    store.ensure_collection(milvus, COLLECTION, 8)
+    table = ingest(client_for(tmp_path, FakeEmbedAPI()), milvus, COLLECTION, folder)
+    assert table["outcome"].tolist() == ["failed"] * 3
+    assert all("its vectors have 16 dimensions and 'segments' holds 8-d ones" in r for r in table["reason"])
+    assert store.count(milvus, COLLECTION) == 0
+
+
+# --- what the batch refuses at once, shows while it runs, and writes in the log -----------------
+
+@pytest.mark.parametrize("concurrency", [0, -1, 1.5, "2", None])
+def test_a_concurrency_that_is_not_a_whole_number_of_at_least_one_is_refused(tmp_path, folder, milvus,
+                                                                            concurrency):
+    api = FakeEmbedAPI()
+    with pytest.raises(ValueError, match=f"concurrency must be a whole number of at least 1, not {concurrency!r}"):
+        ingest(client_for(tmp_path, api), milvus, COLLECTION, folder, concurrency=concurrency)
+    assert api.calls == []
+
+
+def test_a_clip_length_out_of_range_is_one_error_before_any_video(tmp_path, folder, milvus):
+    api = FakeEmbedAPI()
+    with pytest.raises(EmbeddingError, match="clip_length=12: Marengo cuts videos into clips of 2-10 s"):
+        ingest(client_for(tmp_path, api), milvus, COLLECTION, folder, clip_length=12)
+    assert api.calls == [] and not milvus.has_collection(COLLECTION)
+
+
+def test_a_live_batch_shows_one_bar_that_counts_the_videos_and_names_the_last(tmp_path, folder, milvus, capsys):
+    ingest(live_client(tmp_path, FakeEmbedAPI(task_polls=1)), milvus, COLLECTION, folder, concurrency=1)
+    shown = capsys.readouterr().err
+    assert "Ingesting" in shown and "3/3" in shown and "carphone: embedded" in shown
+    assert "Upload" not in shown and "Embed " not in shown  # no bar per video under it
+
+
+class Bug(httpx.BaseTransport):
+    """The fake API, but the first upload meets a bug (a ``RuntimeError``, no course error)."""
+
+    def __init__(self):
+        self.inner, self.uploads = FakeEmbedAPI(), 0
+
+    def handle_request(self, request):
+        if endpoint(request) == "POST /assets":
+            self.uploads += 1
+            if self.uploads == 1:
+                raise RuntimeError("a bug, not the API's answer")
+        return self.inner.handle_request(request)
+
+
+def test_the_log_has_each_failed_video_a_bugs_traceback_and_the_batchs_counts(tmp_path, folder, milvus,
+                                                                              course_log):
+    (folder / "broken.mp4").write_text("this is text pretending to be a video")
+    table = ingest(client_for(tmp_path, Bug()), milvus, COLLECTION, folder, concurrency=1).set_index("video")
+    assert table["outcome"].to_dict() == {"bikes": "failed", "broken": "failed", "bunny": "embedded",
+                                          "carphone": "embedded"}
+    log = course_log.read_text()
+    broken = next(line for line in log.splitlines() if " ERROR " in line[:40] and "Ingest: broken failed: " in line)
+    assert "is not a video PyAV can read" in broken
+    # A course error explains itself: no traceback after it. A bug gets its traceback.
+    after_broken = log.split(broken, 1)[1].splitlines()[1:2]
+    assert not after_broken or not after_broken[0].startswith("Traceback")
+    assert re.search(r" ERROR .*Ingest: bikes failed: a bug, not the API's answer\nTraceback", log)
+    assert "Ingested 4 videos into 'segments': 2 embedded, 2 failed" in log
+
+
+def test_a_video_id_that_names_other_footage_is_a_failed_row_and_an_error_in_the_log(tmp_path, folder, milvus,
+                                                                                   course_log):
+    other = tmp_path / "other"
+    other.mkdir()
+    shutil.copy(VIDEOS / "tree.mp4", other / "bikes.mp4")
+    ingest(client_for(tmp_path, FakeEmbedAPI()), milvus, COLLECTION, [other / "bikes.mp4"])
+    table = ingest(client_for(tmp_path, FakeEmbedAPI()), milvus, COLLECTION, folder).set_index("video")
+    assert table.loc["bikes", "outcome"] == "failed" and "already names other footage" in table.loc["bikes", "reason"]
+    assert re.search(r" ERROR .*Ingest: bikes not stored: .*already names other footage", course_log.read_text())
+
+
+class BothReady(httpx.BaseTransport):
+    """The fake API, noting when every one of ``videos`` tasks has answered ``ready``."""
+
+    def __init__(self, videos: int):
+        self.inner, self.videos, self.ready = FakeEmbedAPI(), videos, 0
+        self.changed = threading.Condition()
+
+    def handle_request(self, request):
+        response = self.inner.handle_request(request)
+        if endpoint(request) == "GET /embed-v2/tasks/{id}" and json.loads(response.read())["status"] == "ready":
+            with self.changed:
+                self.ready += 1
+                self.changed.notify_all()
+        return response
+
+
+def test_a_milvus_failure_counts_the_video_another_worker_was_writing(tmp_path, milvus, monkeypatch):
+    # Two videos at once. The first write fails once both are embedded, while the other video
+    # waits to write: that write still happens, and the count in the error includes it.
+    server, real, calls = BothReady(videos=2), store.upsert_segments, []
+
+    def first_write_fails(*args, **kwargs):
+        calls.append(1)
+        if len(calls) == 1:
+            with server.changed:
+                server.changed.wait_for(lambda: server.ready == 2, timeout=10)
+            raise StoreError("Milvus refused the write (injected).")
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(store, "upsert_segments", first_write_fails)
+    with pytest.raises(StoreError, match="Ingestion stopped with 1 of 2 videos stored"):
+        ingest(client_for(tmp_path, server), milvus, COLLECTION, [VIDEOS / "bikes.mp4", VIDEOS / "bunny.mp4"],
+               clip_length=6, concurrency=2)
+    assert len(calls) == 2 and store.count(milvus, COLLECTION) in {expected_rows(VIDEOS / f"{v}.mp4")
+                                                                   for v in ("bikes", "bunny")}
