@@ -53,7 +53,8 @@ TESTS = ("test_retry.py", "test_faults.py", "test_billed_calls.py", "test_pollin
          "test_ingest.py", "test_store.py", "test_store_rows.py", "test_secrets.py", "test_client_course.py",
          "test_transports.py", "test_answers.py", "test_vectors_note.py", "test_recordings.py",
          "test_local_transport.py", "test_doctor.py", "test_inputs_settings.py", "test_inputs_ids.py",
-         "test_inputs_files.py", "test_learner_paths.py", "test_hybrid.py", "test_limits.py", "test_evaluate.py")
+         "test_inputs_files.py", "test_learner_paths.py", "test_hybrid.py", "test_limits.py", "test_evaluate.py",
+         "test_adoption.py", "test_embed_answers.py")
 #: Per module, the tests that keep its promises: run first, so that most mutants die in seconds;
 #: only a mutant they miss meets the rest of the tests that run its line.
 FIRST = {
@@ -61,7 +62,8 @@ FIRST = {
     "helpers/retry.py": ("test_retry.py", "test_billed_calls.py", "test_faults.py", "test_polling.py",
                          "test_wait_until_ready.py", "test_interrupt.py"),
     "helpers/client.py": ("test_client_course.py", "test_transports.py", "test_secrets.py", "test_vectors_note.py"),
-    "helpers/embed.py": ("test_embed.py", "test_billed_calls.py", "test_faults.py"),
+    "helpers/embed.py": ("test_embed.py", "test_embed_answers.py", "test_adoption.py", "test_billed_calls.py",
+                         "test_faults.py"),
     "helpers/cache.py": ("test_cache.py", "test_cache_failures.py"),
     "helpers/ingest.py": ("test_ingest.py", "test_interrupt.py"),
     "helpers/store.py": ("test_store.py", "test_store_rows.py", "test_inputs_ids.py", "test_hybrid.py"),
