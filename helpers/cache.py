@@ -135,7 +135,7 @@ class EmbeddingCache:
         path = self._path(key)
         try:
             raw = path.read_bytes()
-        except FileNotFoundError:
+        except (FileNotFoundError, NotADirectoryError):  # the latter: a file where a folder should be
             self.misses += 1
             return None
         except OSError as err:
@@ -227,5 +227,7 @@ class EmbeddingCache:
     def forget_task(self, key: str) -> None:
         try:
             self._task_path(key).unlink(missing_ok=True)
+        except NotADirectoryError:  # no journal folder (a file in its place), so no entry
+            pass
         except OSError as err:  # a stale entry only costs a 404 on the next run
             log.warning("Could not remove the finished task's journal entry (%s)", err)

@@ -19,7 +19,12 @@ for the mutated file) and only the tests that ran its line are run, stopping at 
 failure (killed) or after a time limit (killed: a test hung). Writes a JSON report (every
 mutant, its outcome and the test that killed it) and prints the survivors.
 
-A tool to run, not part of the unit suite: it takes minutes per module.
+The map sees only code run in the test's own process: a mutant that only a subprocess test
+(a notebook, a script) would notice is reported as surviving, never as killed.
+
+A tool to run, not part of the unit suite. Measured on this project's 2-core machine, one
+module at a time per core: 241 mutants of store and cache in 31 min; retry and client, whose
+tests wait on fake clocks and hung mutants, about 16 s a mutant.
 """
 
 from __future__ import annotations
@@ -39,13 +44,17 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 MODULES = ("helpers/retry.py", "helpers/client.py", "helpers/embed.py", "helpers/cache.py",
-           "helpers/ingest.py", "helpers/store.py", "coursekit/redact.py")
+           "helpers/ingest.py", "helpers/store.py", "coursekit/redact.py",
+           # Two more promises: limits checked before an upload, and keys cleaned, refused, never shown.
+           "coursekit/limits.py", "helpers/media.py", "helpers/settings.py", "helpers/polling.py")
 #: The unit tests that exercise these modules (the coverage run picks the ones per line).
 TESTS = ("test_retry.py", "test_faults.py", "test_billed_calls.py", "test_polling.py", "test_interrupt.py",
          "test_wait_until_ready.py", "test_cache.py", "test_cache_failures.py", "test_embed.py",
          "test_ingest.py", "test_store.py", "test_store_rows.py", "test_secrets.py", "test_client_course.py",
          "test_transports.py", "test_answers.py", "test_vectors_note.py", "test_recordings.py",
-         "test_local_transport.py", "test_doctor.py")
+         "test_local_transport.py", "test_doctor.py", "test_inputs_settings.py", "test_inputs_ids.py",
+         "test_inputs_files.py", "test_learner_paths.py", "test_hybrid.py", "test_limits.py", "test_evaluate.py",
+         "test_adoption.py", "test_embed_answers.py")
 #: Per module, the tests that keep its promises: run first, so that most mutants die in seconds;
 #: only a mutant they miss meets the rest of the tests that run its line.
 FIRST = {
@@ -53,10 +62,16 @@ FIRST = {
     "helpers/retry.py": ("test_retry.py", "test_billed_calls.py", "test_faults.py", "test_polling.py",
                          "test_wait_until_ready.py", "test_interrupt.py"),
     "helpers/client.py": ("test_client_course.py", "test_transports.py", "test_secrets.py", "test_vectors_note.py"),
-    "helpers/embed.py": ("test_embed.py", "test_billed_calls.py", "test_faults.py"),
+    "helpers/embed.py": ("test_embed.py", "test_embed_answers.py", "test_adoption.py", "test_billed_calls.py",
+                         "test_faults.py"),
     "helpers/cache.py": ("test_cache.py", "test_cache_failures.py"),
     "helpers/ingest.py": ("test_ingest.py", "test_interrupt.py"),
-    "helpers/store.py": ("test_store.py", "test_store_rows.py"),
+    "helpers/store.py": ("test_store.py", "test_store_rows.py", "test_inputs_ids.py", "test_hybrid.py"),
+    "coursekit/limits.py": ("test_limits.py", "test_inputs_ids.py", "test_embed.py", "test_learner_paths.py"),
+    "helpers/media.py": ("test_limits.py", "test_embed.py", "test_inputs_files.py", "test_inputs_ids.py",
+                         "test_evaluate.py"),
+    "helpers/settings.py": ("test_inputs_settings.py", "test_learner_paths.py", "test_transports.py", "test_secrets.py"),
+    "helpers/polling.py": ("test_wait_until_ready.py", "test_polling.py"),
 }
 #: Imported once by the runner, then shared by every mutant's forked test run (the course's own
 #: packages are never imported there: each fork imports the mutated copy).

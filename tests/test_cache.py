@@ -3,6 +3,7 @@ keep sources and settings apart; damaged entries are ignored, never trusted."""
 
 from __future__ import annotations
 
+import errno
 import json
 import logging
 import os
@@ -187,8 +188,15 @@ def _binary_noise(path):
     path.write_bytes(b"\x00\xff" * 100)
 
 
+def _items_not_a_list(path):
+    entry = json.loads(path.read_text())
+    entry["payload"] = {"items": 5}
+    entry["sha256"] = cache_module._digest(entry["payload"])
+    path.write_text(json.dumps(entry))
+
+
 @pytest.mark.parametrize("damage", [_truncate, _empty, _flip_a_number, _wrong_key, _no_items, _nan_vector,
-                                    _binary_noise])
+                                    _binary_noise, _items_not_a_list])
 def test_a_damaged_entry_is_ignored_and_replaced(tmp_path, damage, caplog):
     client, api = client_for(tmp_path)
     clean = embed_video(client, VIDEO)
@@ -201,6 +209,77 @@ def test_a_damaged_entry_is_ignored_and_replaced(tmp_path, damage, caplog):
     assert again.segments == clean
     assert any("Ignored cache entry" in r.getMessage() for r in caplog.records)
     assert embed_video_result(client, VIDEO).cached  # and the entry was rewritten whole
+
+
+def test_an_entry_that_cannot_be_read_is_said_and_embedded_again(tmp_path, monkeypatch, caplog):
+    client, api = client_for(tmp_path)
+    clean = embed_video(client, VIDEO)
+    [path] = entries(tmp_path / "cache")
+    read_bytes = Path.read_bytes
+
+    def refused(self):  # a file of another user's, mode 600 (injected: root ignores permissions)
+        if self == path:
+            raise PermissionError(errno.EACCES, "Permission denied", str(self))
+        return read_bytes(self)
+
+    monkeypatch.setattr(Path, "read_bytes", refused)
+    calls = len(api.calls)
+    with caplog.at_level(logging.WARNING, logger="helpers.cache"):
+        again = embed_video_result(client, VIDEO)
+    assert not again.cached and len(api.calls) > calls and again.segments == clean
+    assert f"Ignored cache entry {path.name}: it cannot be read ([Errno 13] Permission denied" in caplog.text
+    monkeypatch.undo()
+    assert embed_video_result(client, VIDEO).cached  # replaced by one this user can read
+
+
+def test_a_text_entry_without_a_usable_vector_is_ignored_and_replaced(tmp_path, caplog):
+    client, api = client_for(tmp_path)
+    clean = embed_text(client, "a red car")
+    [path] = entries(tmp_path / "cache")
+    entry = json.loads(path.read_text())
+    entry["payload"] = {"vector": ["not", "numbers"]}
+    entry["sha256"] = cache_module._digest(entry["payload"])  # consistent, but useless
+    path.write_text(json.dumps(entry))
+    calls = len(api.calls)
+    with caplog.at_level(logging.WARNING, logger="helpers.cache"):
+        again = embed_text(client, "a red car")
+    assert len(api.calls) > calls and np.array_equal(again, clean)
+    assert f"Ignored cache entry {path.name}: it holds no usable vector" in caplog.text
+    calls = len(api.calls)
+    assert np.array_equal(embed_text(client, "a red car"), clean) and len(api.calls) == calls
+
+
+def test_an_entry_is_checked_by_its_content_not_its_layout(tmp_path):
+    """An entry pretty-printed to look at it (keys sorted, indented) is the same entry: still served."""
+    client, api = client_for(tmp_path)
+    clean = embed_video(client, VIDEO)
+    [path] = entries(tmp_path / "cache")
+    path.write_text(json.dumps(json.loads(path.read_text()), indent=2, sort_keys=True))
+    calls = len(api.calls)
+    again = embed_video_result(client, VIDEO)
+    assert again.cached and again.segments == clean and len(api.calls) == calls
+
+
+def test_a_damaged_task_journal_entry_is_never_resumed(tmp_path):
+    """A journal entry whose task id is not one (a number, empty, missing, cut short) is never offered
+    for resuming: the next run creates its task instead of asking the API about one that cannot exist."""
+    cache = EmbeddingCache(tmp_path)
+    key = "k" * 64
+    journal = tmp_path / "tasks" / f"{key}.json"
+    journal.parent.mkdir()
+    for damaged in ('{"task_id": 42}', '{"task_id": ""}', '{"task_id": null}', '{}', '["task_1"]', '{"task_id": "ta'):
+        journal.write_text(damaged)
+        assert cache.pending_task(key) is None, damaged
+    cache.remember_task(key, "task_1")
+    assert cache.pending_task(key) == "task_1"
+
+
+def test_the_course_settings_show_the_cache_folder_and_what_it_may_do(tmp_path):
+    local, _ = client_for(tmp_path, "local")
+    record, _ = client_for(tmp_path, "record", source=STANDIN_SOURCE)
+    folder = str(tmp_path / "cache" / "embeddings")
+    assert f"cache=EmbeddingCache({folder!r}, read=True, write=True)" in repr(local.course)
+    assert f"cache=EmbeddingCache({folder!r}, read=False, write=True)" in repr(record.course)
 
 
 def _items(value: float, n: int = 20, dim: int = 500) -> list[dict]:

@@ -71,11 +71,41 @@ def test_each_mode_gets_its_own_transport_and_says_whose_vectors_it_has(tmp_path
     assert type(make_transport(live, key)) is httpx.HTTPTransport
     assert isinstance(make_transport(record_live, key), RecordingTransport)
     assert isinstance(make_transport(record_local), RecordingTransport)
+    # What is recorded comes from where TL_RECORD_FROM says: the network, or the stand-in.
+    assert type(make_transport(record_live, key).inner) is httpx.HTTPTransport
+    assert type(make_transport(record_local).inner) is type(make_transport(local))
     assert isinstance(make_transport(replay), ReplayTransport)
     assert not isinstance(make_transport(local), (httpx.HTTPTransport, RecordingTransport, ReplayTransport))
 
     assert make_client(local).course.source == STANDIN_SOURCE
+    # Live and local runs cache by default (a re-run pays nothing); replay does not.
+    assert make_client(local).course.cache.directory == tmp_path / ".cache" / "embeddings"
+    assert make_client(live).course.cache is not None and make_client(replay).course.cache is None
     assert make_client(record_local).course.source == STANDIN_SOURCE
     assert make_client(replay).course.source == f"replay of {replay.recordings_dir.name}"
     assert make_client(live).course.source.startswith(f"{LIVE_SOURCE} at https://")
     assert make_client(record_live).course.source.startswith(f"{LIVE_SOURCE} at https://")
+
+
+def test_a_live_clients_note_speaks_of_marengo_not_of_the_recordings():
+    """The course's recordings hold the stand-in's answers; a learner with a key gets Marengo's,
+    and the note under their first cell must say so (not what the recordings hold)."""
+    from helpers.client import vectors_note
+
+    key = "tlk_" + "N0t3K3yF0rAL1v3Cl13nt"
+    live = make_client(load_settings({"TL_MODE": "live", "TWELVE_LABS_API_KEY": key, "COURSE_DOTENV": "/dev/null"},
+                                     root=ROOT))
+    note = vectors_note(live, standin="(this chapter's caveat)")
+    assert note.startswith(f"Vectors: computed by {live.course.source}.") and "These are Twelve Labs' Marengo answers" in note
+    assert "yours are Marengo's, so numbers, rankings and winners may differ" in note
+    assert "stand-in" not in note and "(this chapter's caveat)" not in note
+    # With a transport of its own (a fake API), a replay client's note speaks of that, not of the recordings.
+    faked = make_client(load_settings({"TL_MODE": "replay"}, root=ROOT), transport=httpx.MockTransport(
+        lambda request: httpx.Response(500)), source="a fake API")
+    assert vectors_note(faked).startswith("Vectors: replayed from recordings made by a fake API.")
+
+
+def test_the_log_says_which_client_was_made(tmp_path, course_log):
+    make_client(load_settings({"TL_MODE": "replay", "COURSE_DOTENV": "/dev/null"}, root=tmp_path))
+    assert ("Twelve Labs client in replay mode (TL_MODE=replay); vectors from replay of recordings; cache off"
+            in course_log.read_text())

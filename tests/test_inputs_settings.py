@@ -145,3 +145,93 @@ def test_doctor_says_the_same_about_a_key_and_a_dotenv(tmp_path):
                           capture_output=True, text=True, timeout=120)
     assert done.returncode == 1 and "FAIL  Settings" in done.stdout and "NUL bytes" in done.stdout
     assert "Traceback" not in done.stderr, done.stderr
+
+
+# --- Reading the environment, and when to ask a person for the key --------------------------------
+def test_a_variable_of_spaces_counts_as_unset_and_does_not_hide_the_dotenv_key(tmp_path):
+    (tmp_path / ".env").write_text(f"{KEY_VARIABLE}={KEY}\n")
+    assert load_settings({KEY_VARIABLE: "   "}, root=tmp_path).api_key == KEY
+
+
+def test_a_record_source_the_course_does_not_know_is_refused(tmp_path):
+    with pytest.raises(ConfigError, match="TL_RECORD_FROM='cloud': use 'live' .* or 'local'"):
+        load_settings({"TL_MODE": "record", "TL_RECORD_FROM": "cloud"}, root=tmp_path)
+
+
+def test_the_milvus_token_is_read_trimmed_and_a_blank_one_is_none(tmp_path):
+    assert load_settings({"MILVUS_TOKEN": " root:Milvus "}, root=tmp_path).milvus_token == "root:Milvus"
+    assert load_settings({}, root=tmp_path).milvus_token is None
+
+
+@pytest.fixture
+def asked(monkeypatch):
+    """``getpass`` replaced: what it was asked, and what it answers (``asked.answer``)."""
+    import getpass
+
+    class Asked(list):
+        answer = ""
+
+    calls = Asked()
+
+    def fake(prompt="Password: ", stream=None):
+        calls.append(prompt)
+        return calls.answer
+
+    monkeypatch.setattr(getpass, "getpass", fake)
+    return calls
+
+
+def _no_key(tmp_path):
+    return load_settings({"TL_MODE": "live", "COURSE_DOTENV": str(tmp_path / "none")}, root=tmp_path)
+
+
+class _Terminal:
+    def __init__(self, tty: bool):
+        self.tty = tty
+
+    def isatty(self) -> bool:
+        return self.tty
+
+
+@pytest.mark.parametrize("where, asks", [
+    ("a terminal", True), ("a pipe", False), ("no stdin", False), ("CI on a terminal", False),
+    ("a kernel that allows stdin", True), ("a kernel that does not", False),
+    ("a kernel that does not say", False),  # a prompt nobody can answer would hang the cell
+])
+def test_the_key_is_asked_for_only_where_a_person_can_answer(tmp_path, monkeypatch, asked, where, asks):
+    import IPython
+
+    from helpers import settings as settings_module
+
+    monkeypatch.delenv("CI", raising=False)
+    kernel = None
+    if where.startswith("a kernel"):
+        says = {} if where.endswith("does not say") else {"_allow_stdin": where == "a kernel that allows stdin"}
+        kernel = type("Kernel", (), says)()
+    monkeypatch.setattr(IPython, "get_ipython", lambda: type("Shell", (), {"kernel": kernel})() if kernel else None)
+    monkeypatch.setattr(settings_module.sys, "stdin", None if where == "no stdin" else _Terminal(
+        where in ("a terminal", "CI on a terminal")))
+    if where.startswith("CI"):
+        monkeypatch.setenv("CI", "true")
+    asked.answer = KEY
+    if asks:
+        assert resolve_api_key(_no_key(tmp_path)) == KEY and len(asked) == 1
+    else:
+        with pytest.raises(ConfigError, match="no API key was found"):
+            resolve_api_key(_no_key(tmp_path))
+        assert asked == []
+    # prompt=False never asks, wherever it runs.
+    with pytest.raises(ConfigError, match="no API key was found"):
+        resolve_api_key(_no_key(tmp_path), prompt=False)
+    assert len(asked) == (1 if asks else 0)
+
+
+def test_a_key_typed_with_a_hash_inside_is_refused_and_not_shown(tmp_path, monkeypatch, asked):
+    from helpers import settings as settings_module
+
+    monkeypatch.setattr(settings_module, "_can_prompt", lambda: True)
+    asked.answer = f"{KEY}#x"
+    with pytest.raises(ConfigError) as caught:
+        resolve_api_key(_no_key(tmp_path))
+    assert "holds '#' inside it, which no API key has: it was not sent" in str(caught.value)
+    assert KEY not in str(caught.value)

@@ -20,8 +20,10 @@ import time
 from dataclasses import replace
 from pathlib import Path
 
+import grpc
 import numpy as np
 import pytest
+from pymilvus.exceptions import MilvusException
 
 from helpers import store
 from helpers.errors import StoreError
@@ -161,9 +163,60 @@ def test_zero_vector_writes_nothing(client, name):
     assert store.count(client, name) == 0
 
 
+def test_a_bad_batch_size_writes_nothing(client, name):
+    store.ensure_collection(client, name, DIM)
+    for batch_size in (0, -1):
+        with pytest.raises(StoreError, match=f"batch_size must be positive, not {batch_size}"):
+            store.upsert_segments(client, name, make_segments(), batch_size=batch_size)
+    assert store.count(client, name) == 0
+
+
+def test_nothing_left_to_write_is_zero_rows_written(client, name):
+    store.ensure_collection(client, name, DIM)
+    assert store.upsert_segments(client, name, []) == 0
+    blink = Segment("video0", 3.0, 3.5, "clip", "visual", (1.0,) * DIM)  # under MIN_SEGMENT_SEC
+    assert store.upsert_segments(client, name, [blink]) == 0
+    assert store.count(client, name) == 0
+
+
+def test_a_field_over_its_byte_limit_writes_nothing(client, name):
+    store.ensure_collection(client, name, DIM)
+    segments = make_segments()
+    long = replace(segments[-1], title="é" * 1025)  # 1,025 characters, but 2,050 bytes of UTF-8
+    with pytest.raises(StoreError, match=r"#14 \('video2'.* has a title over 2048 bytes\. Nothing was written"):
+        store.upsert_segments(client, name, [*segments[:-1], long], batch_size=2)
+    assert store.count(client, name) == 0
+
+
+def test_a_text_collection_takes_one_text_per_video_and_a_plain_one_none(client, name):
+    if not store.server_info(client).features["bm25"]:
+        pytest.skip("the course's text collection needs BM25 (Milvus 2.5)")
+    store.ensure_collection(client, name, DIM, text=True)
+    segments = make_segments()
+    with pytest.raises(StoreError, match=f"Collection '{name}' is a text collection: pass texts= exactly"):
+        store.upsert_segments(client, name, segments)
+    with pytest.raises(StoreError, match="The text of 'video1' is missing or over 8192 bytes: nothing was written"):
+        store.upsert_segments(client, name, segments, texts={"video0": "a red bicycle", "video2": "a tree"})
+    with pytest.raises(StoreError, match="The text of 'video0' is missing or over 8192 bytes"):
+        store.upsert_segments(client, name, segments, texts={f"video{v}": "é" * 4097 for v in range(3)})
+    assert store.count(client, name) == 0
+    store.ensure_collection(client, name, DIM, reset=True)
+    with pytest.raises(StoreError, match=f"Collection '{name}' is not a text collection: pass texts= exactly"):
+        store.upsert_segments(client, name, segments, texts={f"video{v}": "words" for v in range(3)})
+    assert store.count(client, name) == 0
+
+
 def test_upsert_into_missing_collection(client):
     with pytest.raises(StoreError, match="no collection 'missing'.*ensure_collection"):
         store.upsert_segments(client, "missing", make_segments())
+
+
+def test_a_dimension_that_is_not_a_positive_whole_number_is_refused_before_anything_is_made(client, name):
+    for dimension in (0, -16, True, 16.0, "16", None):
+        expected = rf"dimension must be a positive whole number, not {re.escape(repr(dimension))}"
+        with pytest.raises(StoreError, match=expected):
+            store.ensure_collection(client, name, dimension)
+        assert not client.has_collection(name), dimension
 
 
 # --- searching ----------------------------------------------------------------------------
@@ -218,6 +271,46 @@ def test_search_many_and_bad_queries(client, name):
         store.search(client, name, segments[0].vector, filter="no_such_field ==")
     with pytest.raises(StoreError, match="one length"):
         store.search_many(client, name, [[1.0] * DIM, [1.0] * (DIM - 1)])
+    # Several vectors given to search (search_many takes those), or none at all.
+    several = rf"Pass one query vector \(a flat list of numbers\) per query, not shape \(1, 2, {DIM}\)"
+    with pytest.raises(StoreError, match=several):
+        store.search(client, name, [segments[0].vector, segments[1].vector])
+    with pytest.raises(StoreError, match=r"Pass one query vector .* not shape \(1, 0\)"):
+        store.search(client, name, [])
+    for limit in (0, -1, True, 2.0, "5"):
+        with pytest.raises(StoreError, match=rf"limit must be a positive whole number, not {re.escape(repr(limit))}"):
+            store.search(client, name, segments[0].vector, limit=limit)
+
+
+class _DeadlineExceeded(grpc.RpcError):
+    """A call past its deadline: one of the gRPC errors pymilvus raises as they are, not as a
+    MilvusException (``pymilvus.decorators.IGNORE_RETRY_CODES``)."""
+
+    def code(self):
+        return grpc.StatusCode.DEADLINE_EXCEEDED
+
+    def details(self):
+        return "Deadline Exceeded"
+
+
+def test_a_milvus_failure_is_one_store_error_in_milvus_words(client, name, monkeypatch):
+    store.ensure_collection(client, name, DIM)
+    with pytest.raises(StoreError) as error:
+        store.search(client, name, [1.0] * DIM, filter="no_such_field ==")
+    message, said = str(error.value), error.value.__cause__.message.strip().rstrip(".")
+    print(message)
+    assert message == f"Milvus could not search collection '{name}': {said}."
+    assert "MilvusException" not in message
+
+    def lost(*_, **__):
+        raise _DeadlineExceeded()
+
+    monkeypatch.setattr(client, "query", lost)
+    with pytest.raises(StoreError) as error:
+        store.count(client, name)
+    assert str(error.value) == (f"Lost the connection to Milvus while trying to count the rows of '{name}' "
+                                "(Deadline Exceeded). If it is a server, check it is running; then reconnect "
+                                "with store.connect().")
 
 
 def test_all_segments_are_unit_vectors_in_order(client, name):
@@ -314,6 +407,11 @@ def test_reopened_store_keeps_rows_and_searches(tmp_path):
         assert store.search(second, "segments", segments[3].vector, limit=1)[0].start_sec == 18.0
         store.ensure_collection(second, "segments", DIM)
         assert store.count(second, "segments") == len(segments)
+        # ensure_collection itself leaves it loaded: chapter 02's plain client.search comes next.
+        second.release_collection("segments")
+        store.ensure_collection(second, "segments", DIM)
+        assert second.get_load_state("segments")["state"].name == "Loaded"
+        assert len(second.search("segments", data=[list(segments[0].vector)], limit=1)[0]) == 1
     finally:
         store.close(second)
 
@@ -400,6 +498,24 @@ def test_silent_server_fails_fast():
     assert "no answer within 2 s" in str(error) and 1.8 <= took < 2 + 8
 
 
+def test_the_token_given_is_the_one_the_server_gets(monkeypatch):
+    """MILVUS_TOKEN (``user:password`` or an API key) reaches the server; no token is an empty one."""
+    made = []
+
+    class Recorder:  # pymilvus' client as far as connect uses it, keeping what it was given
+        def __init__(self, **kwargs):
+            made.append(kwargs)
+
+        def get_server_version(self, **_):
+            return "v2.4.13"
+
+    monkeypatch.setattr(store, "MilvusClient", Recorder)
+    store.connect("http://milvus.example:19530", "root:Milvus")
+    store.connect("https://milvus.example:19530", None)
+    assert [(m["uri"], m["token"]) for m in made] == [
+        ("http://milvus.example:19530", "root:Milvus"), ("https://milvus.example:19530", "")]
+
+
 def test_bad_lite_paths(tmp_path):
     with pytest.raises(StoreError, match="ends in '.db'"):
         store.connect(tmp_path / "store")
@@ -412,6 +528,7 @@ def test_bad_lite_paths(tmp_path):
 def test_milvus_lite_server_over_http(tmp_path):
     """The fix the lock message suggests: one `milvus-lite server`, reached over http."""
     port = free_port()
+    uri = f"http://127.0.0.1:{port}"
     server = subprocess.Popen(
         [
             str(Path(sys.executable).with_name("milvus-lite")),
@@ -430,7 +547,7 @@ def test_milvus_lite_server_over_http(tmp_path):
         deadline = time.monotonic() + 30
         while True:
             try:
-                client = store.connect(f"http://127.0.0.1:{port}", timeout=1)
+                client = store.connect(uri, timeout=1)
                 # Ready means a real round trip: under load the port can accept a connection
                 # before the server answers calls (seen once in CI as "connection refused").
                 store.server_info(client)
@@ -450,6 +567,15 @@ def test_milvus_lite_server_over_http(tmp_path):
             pytest.approx(1.0, abs=1e-5)
         )
         store.close(client)
+        with pytest.raises(MilvusException, match="connection"):  # closed means closed
+            client.has_collection("segments")
+        server.terminate()
+        server.wait(timeout=30)
+        # pymilvus pools its channel to that address and hands it to a new client without asking
+        # the server anything: connect must still notice that nobody answers any more.
+        error, took = _fails_within(HANG_SEC, lambda: store.connect(uri, timeout=1))
+        print(f"stopped server reported in {took:.2f} s: {error}")
+        assert isinstance(error, StoreError) and f"Cannot reach a Milvus server at {uri}" in str(error)
     finally:
         server.terminate()
         server.wait(timeout=30)
@@ -560,6 +686,14 @@ def test_partition_key_is_opt_in_and_checked(client, name):
     assert store.partition_key_of(client, name) == "scope"
 
 
+def test_a_server_that_misplaces_partition_keys_gets_no_partitioned_collection(client, name):
+    # Milvus 2.3 upserts rows into the wrong partition (tests/test_server.py shows it on a real one).
+    old = _Reports(client, "v2.3.5-lite")
+    with pytest.raises(StoreError, match=r"Milvus 2\.3\.5 \(server\) upserts rows into the wrong partition.*2\.4"):
+        store.ensure_collection(old, name, DIM, partition_key="video_id")
+    assert "create_collection" not in old.calls and not client.has_collection(name)
+
+
 # --- the optional features: what the helpers do with each, where Milvus has it or not -------
 #
 # Each test runs the helper that depends on the feature against the connected Milvus (Lite, or
@@ -661,6 +795,9 @@ def test_feature_bm25(client, name):
         return
     segments = make_segments()
     _text_collection_or_skip(client, name, segments)
+    # Its sparse field has its BM25 index: a server loads no collection with an unindexed vector field.
+    index = client.describe_index(name, store.SPARSE_FIELD)
+    assert (index["index_type"], index["metric_type"]) == ("SPARSE_INVERTED_INDEX", "BM25")
     hits = hybrid.bm25_search(client, name, "bicycle street", limit=10)
     # Every clip of the one video whose text has the words, tied (they share that text).
     assert sorted(_keys(hits)) == [("video0", 6.0 * c, 6.0 * (c + 1), "clip") for c in range(4)]

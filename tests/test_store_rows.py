@@ -198,6 +198,24 @@ def test_a_deleted_store_is_refused_and_a_reconnect_starts_afresh(tmp_path):
     store.close(reopened)
 
 
+def test_a_store_deleted_while_a_write_runs_is_not_reported_written(tmp_path, monkeypatch):
+    path = tmp_path / "going.db"
+    client = store.connect(path)
+    store.ensure_collection(client, "t", DIM)
+    real = client.upsert
+
+    def upsert_then_deleted(name, rows, **kwargs):
+        answer = real(name, rows, **kwargs)
+        shutil.rmtree(path)  # `make clean-stores` while the cell is writing: the rows went with it
+        return answer
+
+    monkeypatch.setattr(client, "upsert", upsert_then_deleted)
+    with pytest.raises(StoreError, match="deleted while this kernel.*nothing written to it"):
+        store.upsert_segments(client, "t", clips("v", 6, 12.0))
+    monkeypatch.undo()
+    store.close(client)
+
+
 def test_unit_rows_and_replace_keep_titles(milvus):
     store.ensure_collection(milvus, "t", DIM)
     segments = clips("v", 6, 12.0)

@@ -25,3 +25,12 @@ def test_failed_raises_with_the_apis_reason():
 def test_an_item_that_never_finishes_stops_at_the_deadline():
     with pytest.raises(TimeoutError, match="still 'processing'"):
         wait_until_ready(lambda: Item(id="t1", status="processing"), every=0.01, timeout=0.05)
+
+
+def test_it_waits_the_given_seconds_between_two_questions(monkeypatch):
+    from helpers import polling
+
+    slept = []
+    monkeypatch.setattr(polling.time, "sleep", slept.append)
+    assert wait_until_ready(_answers("queued", "processing", "ready"), every=5).status == "ready"
+    assert slept == [5, 5]  # one wait after each unfinished answer, none after the ready one
