@@ -3,7 +3,8 @@ the helper) over the fake API: only the option and scope asked for are kept, and
 said in the log; an answer with mixed or empty vectors is an error, not segments; a task that
 failed without a reason says so, and the failure is in the log; an upload the platform could
 not process stops before any task is paid for; a resumed task is kept in the journal until it
-ends (the API failing on it, or the run cut off again, never makes a second task); the log names
+ends (the API failing on it, or the run cut off again, never makes a second task), and one the
+API has forgotten is asked about once; the log names
 each task created and each cache hit. Queries: a picture alone or with words is one vector (blank
 words refused before any call), a clip's vector is its whole-video embedding at unit length, an
 answer without a vector is a clear error, and catalog videos keep their ids and titles, with one
@@ -111,6 +112,22 @@ def test_a_resumed_task_the_api_cannot_answer_about_is_kept_not_paid_for_again(t
     third = FaultTransport(api)
     assert embed_video(client(tmp_path, third), VIDEO, clip_length=6)
     assert third.count("POST /embed-v2/tasks") == 0 and list(api._tasks) == [task_id]
+
+
+def test_a_task_the_api_has_forgotten_is_asked_about_once(tmp_path):
+    # The first run is cut off while polling. The second meets a server that no longer knows
+    # the task (404) and whose upload refuses the file; the third asks about that task no more.
+    lost = connection_reset(reaches_server=False)
+    first = FaultTransport(FakeEmbedAPI(task_polls=1), {"GET /embed-v2/tasks/{id}": forever(lost)})
+    with pytest.raises(ApiCallError):
+        embed_video(client(tmp_path, first), VIDEO, clip_length=6)
+    second = FaultTransport(FakeEmbedAPI(), {"POST /assets": [http_status(400, message="bad file")]})
+    with pytest.raises(ApiCallError, match="answered 400: bad file"):
+        embed_video(client(tmp_path, second), VIDEO, clip_length=6)
+    assert [i.outcome for i in second.log][:1] == ["404"]
+    third = FaultTransport(FakeEmbedAPI())
+    assert embed_video(client(tmp_path, third), VIDEO, clip_length=6)
+    assert [i.endpoint for i in third.log][:1] == ["POST /assets"]
 
 
 def test_the_log_names_the_task_created_for_each_video_and_each_cache_hit(tmp_path, course_log):
