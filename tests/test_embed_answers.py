@@ -1,14 +1,13 @@
-"""What ``embed_video`` makes of the API's answers, on the learner's path (``make_client``, then
-the helper) over the fake API: only the option and scope asked for are kept, and the rest is
-said in the log; an answer with mixed or empty vectors is an error, not segments; a task that
-failed without a reason says so, and the failure is in the log; an upload the platform could
-not process stops before any task is paid for; a resumed task is kept in the journal until it
-ends (the API failing on it, or the run cut off again, never makes a second task), and one the
-API has forgotten is asked about once; the log names
-each task created and each cache hit. Queries: a picture alone or with words is one vector (blank
-words refused before any call), a clip's vector is its whole-video embedding at unit length, an
-answer without a vector is a clear error, and catalog videos keep their ids and titles, with one
-progress bar only while really waiting. Time is a fake clock: nothing here sleeps."""
+"""What ``embed_video`` makes of the API's answers, on the learner's path (``make_client``, then the
+helper) over the fake API: only the option and scope asked for are kept, and the rest is said in the
+log; an answer with mixed or empty vectors is an error, not segments; a task that failed without a
+reason says so, and the failure is in the log; an upload the platform could not process stops before
+any task is paid for; a resumed task is kept in the journal until it ends (the API failing on it, or
+the run cut off again, never makes a second task), and one the API has forgotten is asked about
+once; the log names each task created and each cache hit. Queries: a picture alone or with words is
+one vector (blank words refused before any call), a clip's vector is its whole-video embedding at
+unit length, an answer without a vector is a clear error, and catalog videos keep their ids and
+titles, with one progress bar only while really waiting. Time is a fake clock: nothing here sleeps."""
 
 from __future__ import annotations
 
