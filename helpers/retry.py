@@ -278,7 +278,8 @@ def call(what: str, fn: Callable[[], T], policy: RetryPolicy = DEFAULT_POLICY, *
         hint = retry_after(exc)
         if hint is not None and spent + hint > policy.budget_sec:
             notes.append(f"(the API asked to wait {hint:.0f} s, beyond the {policy.budget_sec:.0f} s retry budget)")
-        text = f"{what} failed{''.join(' ' + n for n in notes)}: {answered}. {_advice(status)}"
+        # The API's sentence may end with its own full stop: one is enough.
+        text = f"{what} failed{''.join(' ' + n for n in notes)}: {answered.rstrip('.')}. {_advice(status)}"
         if log_failure:
             log.log(logging.INFO if status in expected else logging.ERROR, "%s", text)
         raise ApiCallError(text, status_code=status, api_message=message, attempts=attempts,

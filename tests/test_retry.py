@@ -259,3 +259,10 @@ def test_an_answer_of_another_shape_says_the_api_may_have_changed(clock):
     assert str(caught.value).startswith("Embedding the text 'a dog' failed: the answer did not have the shape the "
                                         "SDK expects (1 problem(s), first: ")
     assert "update the twelvelabs package" in str(caught.value) and clock.sleeps == []
+
+
+def test_the_apis_own_full_stop_is_not_doubled(clock):
+    with pytest.raises(ApiCallError) as caught:
+        retry.call("Embedding", failing(status(400, "The clip is too long.")), clock.policy())
+    assert "answered 400: The clip is too long. Fix the request" in str(caught.value)
+    assert caught.value.api_message == "The clip is too long."  # the API's words, kept as they came
