@@ -112,8 +112,8 @@ def run_variant(variant: str, paths: list[Path], timeout: int) -> tuple[int, flo
         print(f"[{variant}] {vectors} vectors rewritten: {VARIANTS[variant][0]}", flush=True)
         # patch.dict restores the environment afterwards; kernels inherit it meanwhile.
         with patch.dict(os.environ, TL_MODE="replay", TL_RECORDINGS_DIR=str(work / "recordings"),
-                         COURSE_STORES_DIR=str(work / "stores"), COURSE_CACHE_DIR=str(work / "cache"),
-                         MILVUS_URI=""):
+                        COURSE_STORES_DIR=str(work / "stores"), COURSE_CACHE_DIR=str(work / "cache"),
+                        MILVUS_URI=""):
             for path in paths:
                 ok, seconds, detail = run_notebooks.run(path, write=False, timeout=timeout)
                 failures += not ok

@@ -278,8 +278,32 @@ class FakeClock:
         return RetryPolicy(sleep=self.sleep, clock=self.clock, now=self.wall, **overrides)
 
 
+#: A key for live mode over a fake API: shaped like a real one, never sent anywhere real.
+FAKE_KEY = "tlk_" + "F4k3K3yF0rT3st1ng00"
+
+
+def fake_client(tmp_path, transport: httpx.BaseTransport, *, mode: str = "local", clock: FakeClock | None = None,
+                cache: str = "cache"):
+    """The client ``make_client`` builds for a learner, with its own cache under ``tmp_path``, over
+    ``transport`` (a fake API, perhaps behind faults), on ``clock`` (a new fake one by default).
+    ``live`` mode polls every 5 s of that clock, as with the real API; ``local`` answers at once."""
+    from helpers.client import make_client
+    from helpers.settings import load_settings
+
+    env = {"TL_MODE": mode, "COURSE_CACHE_DIR": str(tmp_path / cache)}
+    if mode == "live":
+        env["TWELVE_LABS_API_KEY"] = FAKE_KEY
+    return make_client(load_settings(env, root=tmp_path), transport=transport,
+                       policy=(clock or FakeClock()).policy(), source="fake API")
+
+
+def logged(log, level: str) -> list[str]:
+    """The course log's lines at ``level`` (its format puts the level second, padded)."""
+    return [line for line in log.read_text().splitlines() if f" {level} " in line[:40]]
+
+
 __all__ = [
-    "PASS", "Fault", "FakeClock", "FaultTransport", "FakeEmbedAPI", "Injected", "TinyModel", "connect_error", "connection_reset",
+    "FAKE_KEY", "PASS", "Fault", "FakeClock", "FaultTransport", "FakeEmbedAPI", "Injected", "TinyModel", "connect_error", "connection_reset",
     "endpoint", "forever", "http_status", "malformed_json", "read_timeout", "still_processing",
-    "task_failed",
+    "task_failed", "fake_client", "logged",
 ]

@@ -14,11 +14,9 @@ import httpx
 import pytest
 
 from helpers import retry
-from helpers.client import make_client
 from helpers.embed import embed_video
 from helpers.media import check_video
-from helpers.settings import load_settings
-from faults import FakeClock, FakeEmbedAPI, FaultTransport, http_status
+from faults import FakeClock, FakeEmbedAPI, FaultTransport, fake_client, http_status
 from test_embed_answers import Rewrite
 
 VIDEO = Path(__file__).resolve().parents[1] / "data" / "videos" / "bikes.mp4"
@@ -31,9 +29,7 @@ def relist(api: httpx.BaseTransport, change) -> Rewrite:
 
 
 def run(tmp_path: Path, cache: str, transport, clock: FakeClock):
-    settings = load_settings({"TL_MODE": "local", "COURSE_CACHE_DIR": str(tmp_path / cache)}, root=tmp_path)
-    client = make_client(settings, transport=transport, policy=clock.policy(), source="fake API")
-    return embed_video(client, VIDEO, clip_length=6)
+    return embed_video(fake_client(tmp_path, transport, clock=clock, cache=cache), VIDEO, clip_length=6)
 
 
 def after_an_earlier_run(tmp_path: Path, endpoint: str, change):

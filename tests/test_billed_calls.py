@@ -14,13 +14,11 @@ from types import SimpleNamespace
 import pytest
 
 from helpers import retry
-from helpers.client import make_client
 from helpers.embed import embed_video
 from helpers.errors import EmbeddingError
-from helpers.settings import load_settings
 from clips import write_clip
-from faults import (PASS, FakeClock, FakeEmbedAPI, FaultTransport, connect_error, forever, http_status,
-                    malformed_json, read_timeout)
+from faults import (PASS, FakeClock, FakeEmbedAPI, FaultTransport, connect_error, fake_client, forever,
+                    http_status, logged, malformed_json, read_timeout)
 
 VIDEO = Path(__file__).resolve().parents[1] / "data" / "videos" / "bikes.mp4"
 CREATES = ("POST /assets", "POST /embed-v2/tasks")
@@ -31,20 +29,13 @@ def made(api: FakeEmbedAPI, endpoint: str) -> int:
     return len(api.assets if endpoint == "POST /assets" else api._tasks)
 
 
-def errors(log: Path) -> list[str]:
-    """The course log's ERROR lines."""
-    return [line for line in log.read_text().splitlines() if " ERROR " in line[:40]]
-
-
 def rig(tmp_path: Path, script: dict, *, api: FakeEmbedAPI | None = None, clock: FakeClock | None = None,
         cache: str = "cache"):
     """A client (a new process: its own cache) over faults over a fake server dated by ``clock``."""
     clock = clock or FakeClock()
     api = api or FakeEmbedAPI(clock=clock.wall)
     faults = FaultTransport(api, script)
-    settings = load_settings({"TL_MODE": "local", "COURSE_CACHE_DIR": str(tmp_path / cache)}, root=tmp_path)
-    client = make_client(settings, transport=faults, policy=clock.policy(), source="fake API")
-    return client, api, faults, clock
+    return fake_client(tmp_path, faults, clock=clock, cache=cache), api, faults, clock
 
 
 @pytest.mark.parametrize("fault", [read_timeout(), malformed_json()], ids=["timeout", "garbled"])
@@ -59,7 +50,7 @@ def test_a_timeout_after_the_create_reached_the_server_creates_one_not_two(tmp_p
     what = "Uploading bikes.mp4" if endpoint == "POST /assets" else "Embedding bikes.mp4"
     assert (f"{what}: the answer was lost (" in course_log.read_text()
             and "but the API lists what it created: using that instead of paying again" in course_log.read_text())
-    assert not errors(course_log)  # recovered: a warning, not an error
+    assert not logged(course_log, "ERROR")  # recovered: a warning, not an error
 
 
 def test_a_5xx_that_created_nothing_is_sent_again_once(tmp_path, course_log):
@@ -87,8 +78,8 @@ def test_when_the_lists_cannot_be_read_it_stops_and_says_where_to_look(tmp_path,
         embed_video(client, VIDEO, clip_length=6)
     assert "Nothing was sent again" in str(caught.value) and "lists are down" in str(caught.value)
     assert len(api._tasks) == 1
-    (logged,) = errors(course_log)  # the one message, not also each call's own failure
-    assert "may have been created and billed; asking the API failed too (lists are down)" in logged
+    (error,) = logged(course_log, "ERROR")  # the one message, not also each call's own failure
+    assert "may have been created and billed; asking the API failed too (lists are down)" in error
 
 
 @pytest.fixture(scope="module")
@@ -139,8 +130,8 @@ def test_a_refused_create_is_reported_at_once_without_looking_or_sending_again(t
         embed_video(client, VIDEO, clip_length=6)
     assert faults.count("GET /embed-v2/tasks") == 0 and faults.count("POST /embed-v2/tasks") == 1
     assert not api._tasks
-    (logged,) = errors(course_log)
-    assert "Embedding bikes.mp4 failed: the Embed API answered 400: bad options" in logged
+    (error,) = logged(course_log, "ERROR")
+    assert "Embedding bikes.mp4 failed: the Embed API answered 400: bad options" in error
 
 
 def test_the_same_file_embedded_twice_with_both_answers_lost_adopts_each_its_own(tmp_path, course_log):
@@ -150,7 +141,7 @@ def test_the_same_file_embedded_twice_with_both_answers_lost_adopts_each_its_own
     embed_video(client, VIDEO, clip_length=6)
     embed_video(client, VIDEO, clip_length=4)
     assert faults.count("POST /assets") == 2 and len(api.assets) == 2 and len(api._tasks) == 2
-    assert not errors(course_log)
+    assert not logged(course_log, "ERROR")
 
 
 def _listed(*created: str):

@@ -19,15 +19,13 @@ import httpx
 import numpy as np
 import pytest
 
-from helpers.client import make_client
 from helpers.embed import embed_clip, embed_image, embed_text, embed_video, embed_videos
 from helpers.errors import EmbeddingError
 from helpers.media import load_catalog
 from helpers.retry import ApiCallError
-from helpers.settings import load_settings
 from helpers.thumbnails import still
-from faults import (PASS, FakeClock, FakeEmbedAPI, FaultTransport, connection_reset, endpoint, forever, http_status,
-                    task_failed)
+from faults import (PASS, FakeEmbedAPI, FaultTransport, connection_reset, endpoint, fake_client, forever,
+                    http_status, logged, task_failed)
 
 VIDEO = Path(__file__).resolve().parents[1] / "data" / "videos" / "bikes.mp4"
 
@@ -56,12 +54,6 @@ def segments(change):
     return lambda body: {**body, "data": change(body["data"])} if body.get("status") == "ready" else body
 
 
-def client(tmp_path: Path, transport: httpx.BaseTransport, *, cache: str = "cache"):
-    """A learner's client (local mode, its own cache) over ``transport``, on a fake clock."""
-    settings = load_settings({"TL_MODE": "local", "COURSE_CACHE_DIR": str(tmp_path / cache)}, root=tmp_path)
-    return make_client(settings, transport=transport, policy=FakeClock().policy(), source="fake API")
-
-
 def with_audio(data):
     """The visual items, then an audio twin of each (its vector negated), asked for or not."""
     return data + [{**item, "embedding_option": "audio", "embedding": [-x for x in item["embedding"]]}
@@ -69,9 +61,9 @@ def with_audio(data):
 
 
 def test_unasked_options_are_left_out_and_the_log_says_which(tmp_path, course_log):
-    expected = embed_video(client(tmp_path, FakeEmbedAPI(), cache="clean"), VIDEO, clip_length=6)
+    expected = embed_video(fake_client(tmp_path, FakeEmbedAPI(), cache="clean"), VIDEO, clip_length=6)
     assert "not asked for" not in course_log.read_text()  # a clean answer: nothing to say
-    got = embed_video(client(tmp_path, task(FakeEmbedAPI(), segments(with_audio))), VIDEO, clip_length=6)
+    got = embed_video(fake_client(tmp_path, task(FakeEmbedAPI(), segments(with_audio))), VIDEO, clip_length=6)
     assert got == expected  # the same segments, the same vectors: no audio one under a visual label
     assert ("The answer for bikes.mp4 also held audio/asset, audio/clip embeddings, which were not asked for: "
             "left out") in course_log.read_text()
@@ -84,14 +76,14 @@ def test_unasked_options_are_left_out_and_the_log_says_which(tmp_path, course_lo
 ], ids=["mixed", "empty"])
 def test_an_answer_with_mixed_or_empty_vectors_is_an_error_not_segments(tmp_path, spoil, what):
     with pytest.raises(EmbeddingError, match=r"Embeddings of bikes\.mp4 have mixed or empty dimensions"):
-        embed_video(client(tmp_path, task(FakeEmbedAPI(), segments(spoil))), VIDEO, clip_length=6)
+        embed_video(fake_client(tmp_path, task(FakeEmbedAPI(), segments(spoil))), VIDEO, clip_length=6)
 
 
 def test_an_upload_the_platform_could_not_process_stops_before_any_task(tmp_path):
     faults = FaultTransport(FakeEmbedAPI(), {"GET /assets/{id}": [task_failed("unsupported codec")]})
     with pytest.raises(EmbeddingError, match=r"The platform could not process bikes\.mp4 \(asset status failed\)"
                                              r"\. Check that the file plays, or re-encode it"):
-        embed_video(client(tmp_path, faults), VIDEO, clip_length=6)
+        embed_video(fake_client(tmp_path, faults), VIDEO, clip_length=6)
     assert faults.count("POST /assets") == 1 and faults.count("POST /embed-v2/tasks") == 0
 
 
@@ -102,14 +94,14 @@ def test_a_resumed_task_the_api_cannot_answer_about_is_kept_not_paid_for_again(t
     api = FakeEmbedAPI(task_polls=1)
     first = FaultTransport(api, {"GET /embed-v2/tasks/{id}": forever(connection_reset())})
     with pytest.raises(ApiCallError):
-        embed_video(client(tmp_path, first), VIDEO, clip_length=6)
+        embed_video(fake_client(tmp_path, first), VIDEO, clip_length=6)
     (task_id,) = api._tasks
     second = FaultTransport(api, {"GET /embed-v2/tasks/{id}": forever(http_status(500, message="tasks are down"))})
     with pytest.raises(ApiCallError, match="answered 500: tasks are down"):
-        embed_video(client(tmp_path, second), VIDEO, clip_length=6)
+        embed_video(fake_client(tmp_path, second), VIDEO, clip_length=6)
     assert second.count("POST /assets") == 0 and second.count("POST /embed-v2/tasks") == 0
     third = FaultTransport(api)
-    assert embed_video(client(tmp_path, third), VIDEO, clip_length=6)
+    assert embed_video(fake_client(tmp_path, third), VIDEO, clip_length=6)
     assert third.count("POST /embed-v2/tasks") == 0 and list(api._tasks) == [task_id]
 
 
@@ -119,25 +111,25 @@ def test_a_task_the_api_has_forgotten_is_asked_about_once(tmp_path):
     lost = connection_reset(reaches_server=False)
     first = FaultTransport(FakeEmbedAPI(task_polls=1), {"GET /embed-v2/tasks/{id}": forever(lost)})
     with pytest.raises(ApiCallError):
-        embed_video(client(tmp_path, first), VIDEO, clip_length=6)
+        embed_video(fake_client(tmp_path, first), VIDEO, clip_length=6)
     second = FaultTransport(FakeEmbedAPI(), {"POST /assets": [http_status(400, message="bad file")]})
     with pytest.raises(ApiCallError, match="answered 400: bad file"):
-        embed_video(client(tmp_path, second), VIDEO, clip_length=6)
+        embed_video(fake_client(tmp_path, second), VIDEO, clip_length=6)
     assert [i.outcome for i in second.log][:1] == ["404"]
     third = FaultTransport(FakeEmbedAPI())
-    assert embed_video(client(tmp_path, third), VIDEO, clip_length=6)
+    assert embed_video(fake_client(tmp_path, third), VIDEO, clip_length=6)
     assert [i.endpoint for i in third.log][:1] == ["POST /assets"]
 
 
 def test_the_log_names_the_task_created_for_each_video_and_each_cache_hit(tmp_path, course_log):
     # Chapter 01 reads these lines back from the log.
     api = FakeEmbedAPI()
-    segments = embed_video(client(tmp_path, api), VIDEO, clip_length=6)
+    segments = embed_video(fake_client(tmp_path, api), VIDEO, clip_length=6)
     (task_id,) = api._tasks
     embedded = f"Embedded bikes.mp4: {len(segments)} segments of dimension {segments[0].dimension}"
     assert f"Created embedding task {task_id} for bikes.mp4" in course_log.read_text()
     assert f"{embedded}\n" in course_log.read_text() and "served from the cache" not in course_log.read_text()
-    embed_video(client(tmp_path, api), VIDEO, clip_length=6)  # the same cache: no call at all
+    embed_video(fake_client(tmp_path, api), VIDEO, clip_length=6)  # the same cache: no call at all
     assert "Embeddings of bikes.mp4 served from the cache (no API call)" in course_log.read_text()
     assert f"{embedded} (cached)\n" in course_log.read_text()
 
@@ -148,10 +140,10 @@ def test_a_task_that_failed_without_a_reason_says_so_and_is_an_error_in_the_log(
         return {"_id": body["_id"], "status": "failed", **({"error": error} if error else {})}
 
     with pytest.raises(EmbeddingError, match=r"The embedding task for bikes\.mp4 failed: no reason given \(task "):
-        embed_video(client(tmp_path, task(FakeEmbedAPI(), fail)), VIDEO, clip_length=6)
-    logged = [line for line in course_log.read_text().splitlines()
-              if " ERROR " in line[:40] and "The embedding task for bikes.mp4 failed: no reason given" in line]
-    assert len(logged) == 1
+        embed_video(fake_client(tmp_path, task(FakeEmbedAPI(), fail)), VIDEO, clip_length=6)
+    errors = [line for line in logged(course_log, "ERROR")
+              if "The embedding task for bikes.mp4 failed: no reason given" in line]
+    assert len(errors) == 1
 
 
 def test_a_task_resumed_then_cut_off_again_is_resumed_once_more(tmp_path):
@@ -161,12 +153,12 @@ def test_a_task_resumed_then_cut_off_again_is_resumed_once_more(tmp_path):
     lost = connection_reset(reaches_server=False)
     first = FaultTransport(api, {"GET /embed-v2/tasks/{id}": forever(lost)})
     with pytest.raises(ApiCallError):
-        embed_video(client(tmp_path, first), VIDEO, clip_length=6)
+        embed_video(fake_client(tmp_path, first), VIDEO, clip_length=6)
     second = FaultTransport(api, {"GET /embed-v2/tasks/{id}": itertools.chain([PASS], forever(lost))})
     with pytest.raises(ApiCallError):  # resumed ('processing'), then cut off while polling
-        embed_video(client(tmp_path, second), VIDEO, clip_length=6)
+        embed_video(fake_client(tmp_path, second), VIDEO, clip_length=6)
     third = FaultTransport(api)
-    assert embed_video(client(tmp_path, third), VIDEO, clip_length=6)
+    assert embed_video(fake_client(tmp_path, third), VIDEO, clip_length=6)
     assert third.count("POST /assets") == 0 and third.count("POST /embed-v2/tasks") == 0 and len(api._tasks) == 1
 
 
@@ -179,12 +171,12 @@ def picture(tmp_path_factory) -> Path:
 
 def test_a_picture_alone_or_with_words_is_one_vector_and_blank_words_are_refused(tmp_path, picture):
     api = FakeEmbedAPI()
-    alone = embed_image(client(tmp_path, api), picture)
-    with_words = embed_image(client(tmp_path, api), picture, "a bike on a trail")
+    alone = embed_image(fake_client(tmp_path, api), picture)
+    with_words = embed_image(fake_client(tmp_path, api), picture, "a bike on a trail")
     assert alone.shape == with_words.shape == (api.dimension,) and not np.allclose(alone, with_words)
     calls = len(api.calls)
     with pytest.raises(EmbeddingError, match="The query text is empty: type a few words, or search by the image alone"):
-        embed_image(client(tmp_path, api), picture, "   ")
+        embed_image(fake_client(tmp_path, api), picture, "   ")
     assert len(api.calls) == calls  # refused before any call
 
 
@@ -194,7 +186,7 @@ def test_a_picture_alone_or_with_words_is_one_vector_and_blank_words_are_refused
 def test_a_refused_picture_query_names_the_picture_and_its_words(tmp_path, picture, text, what):
     faults = FaultTransport(FakeEmbedAPI(), {"POST /embed-v2": [http_status(400, message="bad picture")]})
     with pytest.raises(ApiCallError) as caught:
-        embed_image(client(tmp_path, faults), picture, text)
+        embed_image(fake_client(tmp_path, faults), picture, text)
     assert str(caught.value).startswith(f"{what}: the Embed API answered 400: bad picture")
 
 
@@ -203,27 +195,25 @@ def test_an_answer_without_a_vector_is_a_clear_error(tmp_path, picture, query):
     api = Rewrite(FakeEmbedAPI(), ("POST /embed-v2",), lambda body: {**body, "data": []})
     with pytest.raises(EmbeddingError, match=f"The Embed API returned no embedding for the {query} "):
         if query == "text":
-            embed_text(client(tmp_path, api), "a dog")
+            embed_text(fake_client(tmp_path, api), "a dog")
         else:
-            embed_image(client(tmp_path, api), picture)
+            embed_image(fake_client(tmp_path, api), picture)
 
 
 def test_a_clip_query_is_the_whole_clips_vector_at_unit_length(tmp_path):
-    segments = embed_video(client(tmp_path, FakeEmbedAPI()), VIDEO, clip_length=6)
+    segments = embed_video(fake_client(tmp_path, FakeEmbedAPI()), VIDEO, clip_length=6)
     (whole,) = [np.asarray(s.vector) for s in segments if s.scope == "asset"]
     assert any(not np.allclose(s.vector, whole) for s in segments)  # the clips differ from the whole
-    vector = embed_clip(client(tmp_path, FakeEmbedAPI()), VIDEO, clip_length=6)
+    vector = embed_clip(fake_client(tmp_path, FakeEmbedAPI()), VIDEO, clip_length=6)
     assert np.allclose(vector, whole / np.linalg.norm(whole), atol=1e-6)
 
 
 def test_catalog_videos_embed_under_their_ids_with_one_bar_only_while_really_waiting(tmp_path, capsys):
     catalog = load_catalog().videos
     chosen = [catalog["bikes"], catalog["bunny"]]
-    segments = embed_videos(client(tmp_path, FakeEmbedAPI()), chosen, clip_length=6)
+    segments = embed_videos(fake_client(tmp_path, FakeEmbedAPI()), chosen, clip_length=6)
     assert [(v.id, v.title) for v in chosen] == list(dict.fromkeys((s.video_id, s.title) for s in segments))
     assert "Videos" not in capsys.readouterr().err  # local mode answers at once: no bar to watch
-    settings = load_settings({"TL_MODE": "live", "TWELVE_LABS_API_KEY": "tlk_" + "NotARealKey0000",
-                              "COURSE_CACHE_DIR": str(tmp_path / "live")}, root=tmp_path)
-    live = make_client(settings, transport=FakeEmbedAPI(), policy=FakeClock().policy(), source="fake API")
+    live = fake_client(tmp_path, FakeEmbedAPI(), mode="live", cache="live")
     embed_videos(live, chosen, clip_length=6)
     assert "Videos: 100%" in capsys.readouterr().err

@@ -11,11 +11,9 @@ from pathlib import Path
 
 import pytest
 
-from helpers.client import make_client
 from helpers.embed import embed_text, embed_video
 from helpers.errors import EmbeddingError
 from helpers.retry import ApiCallError
-from helpers.settings import load_settings
 from faults import (
     PASS,
     FakeClock,
@@ -23,8 +21,10 @@ from faults import (
     FaultTransport,
     connect_error,
     connection_reset,
+    fake_client,
     forever,
     http_status,
+    logged,
     malformed_json,
     read_timeout,
     still_processing,
@@ -33,7 +33,6 @@ from faults import (
 
 ROOT = Path(__file__).resolve().parents[1]
 VIDEO = ROOT / "data" / "videos" / "bikes.mp4"
-FAKE_KEY = "tlk_" + "F4k3K3yF0rT3st1ng00"
 
 
 @dataclass
@@ -45,18 +44,12 @@ class Rig:
 
 
 def rig(tmp_path: Path, script=None, *, mode="local", api=None, task_polls=1) -> Rig:
-    """A client over faults over a fake API, with its own cache and a fake clock (which also
-    dates what the fake API creates). ``live`` mode polls every 5 s (of fake time), like the
-    real API; ``local`` polls at once."""
+    """A client over faults over a fake API, on a fake clock which also dates what the fake API
+    creates (``fake_client``)."""
     clock = FakeClock()
     api = api or FakeEmbedAPI(task_polls=task_polls, clock=clock.wall)
     faults = FaultTransport(api, script)
-    env = {"TL_MODE": mode, "COURSE_CACHE_DIR": str(tmp_path / "cache")}
-    if mode == "live":
-        env["TWELVE_LABS_API_KEY"] = FAKE_KEY
-    client = make_client(load_settings(env, root=tmp_path), transport=faults, policy=clock.policy(),
-                         source="fake API")
-    return Rig(client, faults, api, clock)
+    return Rig(fake_client(tmp_path, faults, mode=mode, clock=clock), faults, api, clock)
 
 
 @dataclass(frozen=True)
@@ -202,31 +195,26 @@ def test_a_task_the_server_forgot_is_created_again(tmp_path, course_log):
     first = rig(tmp_path, {"GET /embed-v2/tasks/{id}": forever(connection_reset())})
     with pytest.raises(ApiCallError):
         embed_video(first.client, VIDEO, clip_length=6)
-    errors_before = _lines(course_log, "ERROR")
+    errors_before = logged(course_log, "ERROR")
     second = rig(tmp_path)  # a new server that never heard of the task: 404, then a fresh start
     assert embed_video(second.client, VIDEO, clip_length=6)
     assert [i.outcome for i in second.faults.log][:1] == ["404"]
     assert second.faults.count("POST /embed-v2/tasks") == 1
     # A 404 the helpers expect and handle is news, not an error.
-    assert _lines(course_log, "ERROR") == errors_before
-    assert [l for l in _lines(course_log, "INFO") if "is gone (404); creating a new one" in l]
-
-
-def _lines(log: Path, level: str) -> list[str]:
-    """The course log's lines at ``level`` (its format puts the level second, padded)."""
-    return [l for l in log.read_text().splitlines() if f" {level} " in l[:40]]
+    assert logged(course_log, "ERROR") == errors_before
+    assert [l for l in logged(course_log, "INFO") if "is gone (404); creating a new one" in l]
 
 
 def test_the_log_has_each_retry_the_success_after_it_and_each_final_failure_once(tmp_path, course_log):
     r = rig(tmp_path, {"POST /embed-v2": [http_status(503, message="overloaded")]})
     embed_text(r.client, "a cat")
-    assert [l for l in _lines(course_log, "WARNING") if "Embedding the text 'a cat': attempt 1 of 6 failed (503: "
+    assert [l for l in logged(course_log, "WARNING") if "Embedding the text 'a cat': attempt 1 of 6 failed (503: "
             "overloaded); retrying in" in l]
-    assert [l for l in _lines(course_log, "INFO") if "Embedding the text 'a cat': succeeded on attempt 2 after" in l]
+    assert [l for l in logged(course_log, "INFO") if "Embedding the text 'a cat': succeeded on attempt 2 after" in l]
     refused = rig(tmp_path / "2", {"POST /embed-v2": [http_status(401, message="invalid api key")]})
     with pytest.raises(ApiCallError):
         embed_text(refused.client, "a cow")
-    failures = [l for l in _lines(course_log, "ERROR") if "a cow" in l]
+    failures = [l for l in logged(course_log, "ERROR") if "a cow" in l]
     assert len(failures) == 1 and "failed: the Embed API answered 401: invalid api key" in failures[0], failures
 
 
@@ -234,7 +222,7 @@ def test_a_deadline_passed_while_polling_is_in_the_log(tmp_path, course_log):
     r = rig(tmp_path, {"GET /embed-v2/tasks/{id}": forever(still_processing())}, mode="live")
     with pytest.raises(EmbeddingError):
         embed_video(r.client, VIDEO, video_id="bikes", clip_length=6, timeout=60)
-    assert [l for l in _lines(course_log, "ERROR") if "Embed bikes.mp4 still processing after 60 s" in l]
+    assert [l for l in logged(course_log, "ERROR") if "Embed bikes.mp4 still processing after 60 s" in l]
 
 
 def test_a_live_wait_shows_its_progress_and_an_instant_one_shows_none(tmp_path, capsys):

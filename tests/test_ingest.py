@@ -21,13 +21,12 @@ import pytest
 from coursekit.standin import video as standin_video
 
 from helpers import store
-from helpers.client import course_of, make_client
+from helpers.client import course_of
 from helpers.embed import embed_text, embed_video
 from helpers.errors import EmbeddingError, StoreError, VideoError
 from helpers.ingest import ingest
 from helpers.media import check_video, load_catalog
-from helpers.settings import load_settings
-from faults import FakeClock, FakeEmbedAPI, FaultTransport, endpoint, task_failed
+from faults import FakeEmbedAPI, FaultTransport, endpoint, fake_client, logged, task_failed
 
 ROOT = Path(__file__).resolve().parents[1]
 VIDEOS = ROOT / "data" / "videos"
@@ -51,11 +50,6 @@ def milvus(tmp_path):
     store.close(client)
 
 
-def client_for(tmp_path, transport, mode="local"):
-    settings = load_settings({"TL_MODE": mode, "COURSE_CACHE_DIR": str(tmp_path / "cache")}, root=tmp_path)
-    return make_client(settings, transport=transport, policy=FakeClock().policy(), source="fake API")
-
-
 def expected_rows(path: Path, clip_length: float = 6) -> int:
     """The stand-in's clips of ``clip_length`` (a last one under 2 s dropped, as the API's
     description says) plus one whole-video row."""
@@ -64,14 +58,14 @@ def expected_rows(path: Path, clip_length: float = 6) -> int:
 
 def test_a_folder_in_a_table_out_and_a_rerun_is_all_cached(tmp_path, folder, milvus):
     api = FakeEmbedAPI()
-    table = ingest(client_for(tmp_path, api), milvus, COLLECTION, folder, clip_length=6)
+    table = ingest(fake_client(tmp_path, api), milvus, COLLECTION, folder, clip_length=6)
     assert list(table.columns) == ["video", "outcome", "segments", "reason"]
     assert table["video"].tolist() == ["bikes", "bunny", "carphone"]  # sorted, .txt skipped
     assert table["outcome"].tolist() == ["embedded"] * 3
     expected = sum(expected_rows(folder / f"{v}.mp4") for v in table["video"])
     assert table["segments"].sum() == expected == store.count(milvus, COLLECTION)
     calls = len(api.calls)
-    again = ingest(client_for(tmp_path, api), milvus, COLLECTION, folder, clip_length=6)
+    again = ingest(fake_client(tmp_path, api), milvus, COLLECTION, folder, clip_length=6)
     assert again["outcome"].tolist() == ["cached"] * 3 and len(api.calls) == calls
     assert store.count(milvus, COLLECTION) == expected
 
@@ -81,12 +75,12 @@ def test_one_bad_video_is_a_row_not_the_end_of_the_batch(tmp_path, folder, milvu
     broken.write_text("this is text pretending to be a video")
     api = FakeEmbedAPI()
     faults = FaultTransport(api, {"GET /embed-v2/tasks/{id}": [task_failed("decoder error at 3 s")]})
-    table = ingest(client_for(tmp_path, faults), milvus, COLLECTION, folder, concurrency=1).set_index("video")
+    table = ingest(fake_client(tmp_path, faults), milvus, COLLECTION, folder, concurrency=1).set_index("video")
     assert table.loc["broken", "outcome"] == "failed" and "not a video" in table.loc["broken", "reason"]
     assert table.loc["bikes", "outcome"] == "failed" and "decoder error at 3 s" in table.loc["bikes", "reason"]
     assert (table.loc[["bunny", "carphone"], "outcome"] == "embedded").all()
     # Run again, the fault is gone: the failed video is embedded, the others come from the cache.
-    again = ingest(client_for(tmp_path, api), milvus, COLLECTION, folder, concurrency=1).set_index("video")
+    again = ingest(fake_client(tmp_path, api), milvus, COLLECTION, folder, concurrency=1).set_index("video")
     assert again.loc["bikes", "outcome"] == "embedded"
     assert (again.loc[["bunny", "carphone"], "outcome"] == "cached").all()
 
@@ -94,12 +88,12 @@ def test_one_bad_video_is_a_row_not_the_end_of_the_batch(tmp_path, folder, milvu
 def test_catalog_videos_paths_and_mappings_are_accepted(tmp_path, milvus):
     catalog = load_catalog()
     chosen = [catalog.videos["bunny"], VIDEOS / "carphone.mp4"]
-    table = ingest(client_for(tmp_path, FakeEmbedAPI()), milvus, COLLECTION, chosen)
+    table = ingest(fake_client(tmp_path, FakeEmbedAPI()), milvus, COLLECTION, chosen)
     assert table["video"].tolist() == ["bunny", "carphone"]
     rows = milvus.query(COLLECTION, filter='video_id == "bunny"', output_fields=["title"])
     assert {r["title"] for r in rows} == {catalog.videos["bunny"].title}
     by_id = {"bunny": catalog.videos["bunny"]}
-    assert ingest(client_for(tmp_path, FakeEmbedAPI()), milvus, COLLECTION, by_id)["outcome"].tolist() == ["cached"]
+    assert ingest(fake_client(tmp_path, FakeEmbedAPI()), milvus, COLLECTION, by_id)["outcome"].tolist() == ["cached"]
 
 
 def test_two_files_with_one_id_are_refused_before_anything_happens(tmp_path, folder, milvus):
@@ -108,13 +102,13 @@ def test_two_files_with_one_id_are_refused_before_anything_happens(tmp_path, fol
     shutil.copy(VIDEOS / "tree.mp4", other / "bikes.mp4")
     api = FakeEmbedAPI()
     with pytest.raises(VideoError, match="Two videos would get the id 'bikes'"):
-        ingest(client_for(tmp_path, api), milvus, COLLECTION, [folder, other])
+        ingest(fake_client(tmp_path, api), milvus, COLLECTION, [folder, other])
     assert api.calls == []
 
 
 def test_an_empty_folder_says_so(tmp_path, milvus):
     with pytest.raises(VideoError, match="holds no video files"):
-        ingest(client_for(tmp_path, FakeEmbedAPI()), milvus, COLLECTION, tmp_path)
+        ingest(fake_client(tmp_path, FakeEmbedAPI()), milvus, COLLECTION, tmp_path)
 
 
 class Gauge(httpx.BaseTransport):
@@ -148,7 +142,7 @@ class Gauge(httpx.BaseTransport):
 @pytest.mark.parametrize("concurrency", [1, 2])
 def test_concurrency_is_bounded(tmp_path, folder, milvus, concurrency):
     gauge = Gauge(FakeEmbedAPI(), meet=concurrency, videos=3)
-    table = ingest(client_for(tmp_path, gauge), milvus, COLLECTION, folder, concurrency=concurrency)
+    table = ingest(fake_client(tmp_path, gauge), milvus, COLLECTION, folder, concurrency=concurrency)
     assert (table["outcome"] == "embedded").all()
     assert gauge.peak == concurrency  # reached, and never passed
 
@@ -162,18 +156,18 @@ def test_a_milvus_failure_stops_the_batch_and_keeps_the_embeddings(tmp_path, fol
         patch.setattr(store, "upsert_segments", refuse)
         with pytest.raises(StoreError, match=r"Ingestion stopped with \d of 3 videos stored; the ones embedded so far "
                                              "are cached, so running ingest again re-embeds nothing"):
-            ingest(client_for(tmp_path, api), milvus, COLLECTION, folder, concurrency=1)
+            ingest(fake_client(tmp_path, api), milvus, COLLECTION, folder, concurrency=1)
     assert api.calls.count("POST /embed-v2/tasks") == 1  # stopped after the first video
-    table = ingest(client_for(tmp_path, api), milvus, COLLECTION, folder, concurrency=1)
+    table = ingest(fake_client(tmp_path, api), milvus, COLLECTION, folder, concurrency=1)
     assert table["outcome"].tolist() == ["cached", "embedded", "embedded"]
     assert api.calls.count("POST /embed-v2/tasks") == 3  # the first video was not embedded twice
     assert store.count(milvus, COLLECTION) == table["segments"].sum()
 
 
 def test_one_progress_bar_and_none_in_replay(tmp_path, folder, milvus, capsys):
-    ingest(client_for(tmp_path, FakeEmbedAPI(), mode="replay"), milvus, COLLECTION, folder)
+    ingest(fake_client(tmp_path, FakeEmbedAPI(), mode="replay"), milvus, COLLECTION, folder)
     assert capsys.readouterr().err == ""
-    ingest(client_for(tmp_path, FakeEmbedAPI(), mode="local"), milvus, "other", folder)
+    ingest(fake_client(tmp_path, FakeEmbedAPI(), mode="local"), milvus, "other", folder)
     err = capsys.readouterr().err
     assert "Ingesting" in err and "Upload" not in err and "Embed " not in err
 
@@ -315,19 +309,11 @@ class CtrlC(httpx.BaseTransport):
         return self.inner.handle_request(request)
 
 
-def live_client(tmp_path, transport):
-    """A live-mode client (polls every 5 s, on a fake clock) over ``transport``."""
-    env = {"TL_MODE": "live", "TWELVE_LABS_API_KEY": "tlk_" + "NotARealKey0000",
-           "COURSE_CACHE_DIR": str(tmp_path / "cache")}
-    return make_client(load_settings(env, root=tmp_path), transport=transport, policy=FakeClock().policy(),
-                       source="fake API")
-
-
 def test_ctrl_c_wakes_every_wait_starts_nothing_new_and_leaves_the_client_usable(tmp_path, folder, milvus):
     # The third video is in the cache already: nothing would stop it but not being started.
-    embed_video(live_client(tmp_path, FakeEmbedAPI()), folder / "carphone.mp4", clip_length=6)
+    embed_video(fake_client(tmp_path, FakeEmbedAPI(), mode="live"), folder / "carphone.mp4", clip_length=6)
     server = CtrlC()
-    client = live_client(tmp_path, server)
+    client = fake_client(tmp_path, server, mode="live")
     server.cancel = course_of(client).cancel
     # Ctrl-C raises KeyboardInterrupt, as in a terminal or a kernel (a process started in the
     # background may have inherited SIGINT ignored).
@@ -344,7 +330,7 @@ def test_ctrl_c_wakes_every_wait_starts_nothing_new_and_leaves_the_client_usable
 
 
 def test_a_batch_is_not_cancelled_by_an_interrupt_whose_clean_up_was_cut_short(tmp_path, folder, milvus):
-    client = client_for(tmp_path, FakeEmbedAPI())
+    client = fake_client(tmp_path, FakeEmbedAPI())
     course_of(client).cancel.set()  # Ctrl-C pressed again while the last batch was stopping
     table = ingest(client, milvus, COLLECTION, folder)
     assert table["outcome"].tolist() == ["embedded"] * 3
@@ -354,7 +340,7 @@ def test_videos_that_do_not_fit_an_existing_collection_are_failed_rows(tmp_path,
     # A collection made earlier by another model (8-d): every video of this batch (16-d) is a
     # failed row saying why, none is stored, and the collection is left as it was.
     store.ensure_collection(milvus, COLLECTION, 8)
-    table = ingest(client_for(tmp_path, FakeEmbedAPI()), milvus, COLLECTION, folder)
+    table = ingest(fake_client(tmp_path, FakeEmbedAPI()), milvus, COLLECTION, folder)
     assert table["outcome"].tolist() == ["failed"] * 3
     assert all("its vectors have 16 dimensions and 'segments' holds 8-d ones" in r for r in table["reason"])
     assert store.count(milvus, COLLECTION) == 0
@@ -367,19 +353,19 @@ def test_a_concurrency_that_is_not_a_whole_number_of_at_least_one_is_refused(tmp
                                                                             concurrency):
     api = FakeEmbedAPI()
     with pytest.raises(ValueError, match=f"concurrency must be a whole number of at least 1, not {concurrency!r}"):
-        ingest(client_for(tmp_path, api), milvus, COLLECTION, folder, concurrency=concurrency)
+        ingest(fake_client(tmp_path, api), milvus, COLLECTION, folder, concurrency=concurrency)
     assert api.calls == []
 
 
 def test_a_clip_length_out_of_range_is_one_error_before_any_video(tmp_path, folder, milvus):
     api = FakeEmbedAPI()
     with pytest.raises(EmbeddingError, match="clip_length=12: Marengo cuts videos into clips of 2-10 s"):
-        ingest(client_for(tmp_path, api), milvus, COLLECTION, folder, clip_length=12)
+        ingest(fake_client(tmp_path, api), milvus, COLLECTION, folder, clip_length=12)
     assert api.calls == [] and not milvus.has_collection(COLLECTION)
 
 
 def test_a_live_batch_shows_one_bar_that_counts_the_videos_and_names_the_last(tmp_path, folder, milvus, capsys):
-    ingest(live_client(tmp_path, FakeEmbedAPI(task_polls=1)), milvus, COLLECTION, folder, concurrency=1)
+    ingest(fake_client(tmp_path, FakeEmbedAPI(task_polls=1), mode="live"), milvus, COLLECTION, folder, concurrency=1)
     shown = capsys.readouterr().err
     assert "Ingesting" in shown and "3/3" in shown and "carphone: embedded" in shown
     assert "Upload" not in shown and "Embed " not in shown  # no bar per video under it
@@ -402,11 +388,11 @@ class Bug(httpx.BaseTransport):
 def test_the_log_has_each_failed_video_a_bugs_traceback_and_the_batchs_counts(tmp_path, folder, milvus,
                                                                               course_log):
     (folder / "broken.mp4").write_text("this is text pretending to be a video")
-    table = ingest(client_for(tmp_path, Bug()), milvus, COLLECTION, folder, concurrency=1).set_index("video")
+    table = ingest(fake_client(tmp_path, Bug()), milvus, COLLECTION, folder, concurrency=1).set_index("video")
     assert table["outcome"].to_dict() == {"bikes": "failed", "broken": "failed", "bunny": "embedded",
                                           "carphone": "embedded"}
     log = course_log.read_text()
-    broken = next(line for line in log.splitlines() if " ERROR " in line[:40] and "Ingest: broken failed: " in line)
+    broken = next(line for line in logged(course_log, "ERROR") if "Ingest: broken failed: " in line)
     assert "is not a video PyAV can read" in broken
     # A course error explains itself: no traceback after it. A bug gets its traceback.
     after_broken = log.split(broken, 1)[1].splitlines()[1:2]
@@ -420,8 +406,8 @@ def test_a_video_id_that_names_other_footage_is_a_failed_row_and_an_error_in_the
     other = tmp_path / "other"
     other.mkdir()
     shutil.copy(VIDEOS / "tree.mp4", other / "bikes.mp4")
-    ingest(client_for(tmp_path, FakeEmbedAPI()), milvus, COLLECTION, [other / "bikes.mp4"])
-    table = ingest(client_for(tmp_path, FakeEmbedAPI()), milvus, COLLECTION, folder).set_index("video")
+    ingest(fake_client(tmp_path, FakeEmbedAPI()), milvus, COLLECTION, [other / "bikes.mp4"])
+    table = ingest(fake_client(tmp_path, FakeEmbedAPI()), milvus, COLLECTION, folder).set_index("video")
     assert table.loc["bikes", "outcome"] == "failed" and "already names other footage" in table.loc["bikes", "reason"]
     assert re.search(r" ERROR .*Ingest: bikes not stored: .*already names other footage", course_log.read_text())
 
@@ -457,7 +443,7 @@ def test_a_milvus_failure_counts_the_video_another_worker_was_writing(tmp_path, 
 
     monkeypatch.setattr(store, "upsert_segments", first_write_fails)
     with pytest.raises(StoreError, match="Ingestion stopped with 1 of 2 videos stored"):
-        ingest(client_for(tmp_path, server), milvus, COLLECTION, [VIDEOS / "bikes.mp4", VIDEOS / "bunny.mp4"],
+        ingest(fake_client(tmp_path, server), milvus, COLLECTION, [VIDEOS / "bikes.mp4", VIDEOS / "bunny.mp4"],
                clip_length=6, concurrency=2)
     assert len(calls) == 2 and store.count(milvus, COLLECTION) in {expected_rows(VIDEOS / f"{v}.mp4")
                                                                    for v in ("bikes", "bunny")}

@@ -12,11 +12,9 @@ from clips import write_clip
 from coursekit import limits
 from coursekit.limits import (MAX_ASPECT, MAX_IMAGE_BYTES, MAX_LONG_SIDE, MAX_SECONDS, MAX_SHORT_SIDE,
                               MIN_IMAGE_SIDE, image_problems, video_problems)
-from faults import FakeClock, FakeEmbedAPI, FaultTransport
-from helpers.client import make_client
+from faults import FakeEmbedAPI, FaultTransport, fake_client
 from helpers.embed import embed_video
 from helpers.errors import VideoError
-from helpers.settings import load_settings
 
 
 @pytest.mark.parametrize("duration, width, height, header, said", [
@@ -61,12 +59,10 @@ def test_an_image_on_the_limits_is_accepted():
 
 def test_a_video_too_wide_is_refused_by_embed_video_before_any_upload(tmp_path: Path):
     wide = write_clip(tmp_path / "wide.mp4", 50, (1000, 400))  # 5 s at 10 fps, 2.5:1
-    api = FakeEmbedAPI(clock=FakeClock().wall)
+    api = FakeEmbedAPI()
     faults = FaultTransport(api)
-    client = make_client(load_settings({"TL_MODE": "local", "COURSE_CACHE_DIR": str(tmp_path / "cache")},
-                                       root=tmp_path), transport=faults, source="fake API")
     with pytest.raises(VideoError) as caught:
-        embed_video(client, wide, clip_length=6)
+        embed_video(fake_client(tmp_path, faults), wide, clip_length=6)
     assert "wide.mp4 cannot be embedded: its aspect ratio 2.50:1 is outside 1:1 to 2.4:1" in str(caught.value)
     assert limits.video_rules() in str(caught.value)
     assert faults.log == [] and not api.assets  # nothing was sent

@@ -135,17 +135,18 @@ LEARNER_CALLS = ("make_client(", "load_settings()", "store.connect(", "ingest(",
 CLIENT_ERRORS = ("ApiCallError", "EmbeddingError", "RecordingNotFound", "VideoError", "ConfigError")
 
 
-def _definitions(module: ast.Module) -> dict[str, ast.FunctionDef]:
+def _definitions(module: ast.Module, seen: frozenset[str] = frozenset()) -> dict[str, ast.FunctionDef]:
     """The module-level functions a test can reach: its module's, conftest's (fixtures), and
-    those it imports from other test modules."""
+    those of the other modules in tests/ it imports from (test modules, ``faults``, ``clips``),
+    with what they import in turn. A module's own names come first."""
     found = {}
+    for node in module.body:
+        name = node.module if isinstance(node, ast.ImportFrom) else None
+        source = ROOT / "tests" / f"{name}.py" if name else None
+        if source and source.is_file() and name not in seen:
+            found.update(_definitions(ast.parse(source.read_text(encoding="utf-8")), seen | {name}))
     for tree in (ast.parse((ROOT / "tests" / "conftest.py").read_text(encoding="utf-8")), module):
         found.update({n.name: n for n in tree.body if isinstance(n, ast.FunctionDef)})
-    for node in module.body:
-        if isinstance(node, ast.ImportFrom) and (node.module or "").startswith("test_"):
-            other = ast.parse((ROOT / "tests" / f"{node.module}.py").read_text(encoding="utf-8"))
-            wanted = {a.name for a in node.names}
-            found.update({n.name: n for n in other.body if isinstance(n, ast.FunctionDef) and n.name in wanted})
     return found
 
 
